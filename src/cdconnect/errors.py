@@ -30,6 +30,12 @@ class CDConnectError(Exception):
     code: str = "cdconnect_error"
 
 
+class InvalidInput(CDConnectError):
+    """An argument is malformed (e.g. an empty or oversized external id)."""
+
+    code = "invalid_input"
+
+
 # --- configuration -------------------------------------------------------------------------
 
 

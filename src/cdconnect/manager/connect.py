@@ -1,0 +1,140 @@
+"""Starting and finishing a customer's connect (authorization-code flow with state and PKCE)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cdconnect.errors import StateMismatch
+from cdconnect.manager.inputs import check_external_id, check_return_url, parse_allow_list
+from cdconnect.models import Clock, Connection, TokenResponse
+from cdconnect.oauth import (
+    ClientCredentials,
+    TokenRequest,
+    authorization_code_request,
+    build_authorization_request,
+    parse_callback,
+    read_claims,
+    validate_callback,
+)
+from cdconnect.settings import Settings
+from cdconnect.vault.api import ConnectionRow, ConnectionStore, NewTokens
+
+log = logging.getLogger("cdconnect.connect")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectStart:
+    """Where to send the customer's browser, and until when that link works."""
+
+    authorize_url: str
+    external_id: str
+    expires_at: float
+
+    def __repr__(self) -> str:
+        return f"ConnectStart(external_id={self.external_id!r}, expires_at={self.expires_at})"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectResult:
+    """A finished connect: the stored connection and where to send the browser next."""
+
+    connection: Connection
+    return_url: str | None
+    #: True when the external id had a connection before (re-connect / recovery).
+    reconnected: bool
+
+
+def query_of(callback: str) -> str:
+    """Accept the full callback URL or just its query string."""
+    _, sep, query = callback.partition("?")
+    query = query if sep else callback
+    return query.split("#", 1)[0]
+
+
+class ConnectFlow:
+    """``begin`` stores a pending authorization; ``complete`` checks the callback and exchanges."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ConnectionStore,
+        send_token_request: Callable[[TokenRequest], TokenResponse],
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._send = send_token_request
+        self._clock = clock
+        self._credentials: ClientCredentials = settings.connect_credentials()
+        self._allowed_return_urls = parse_allow_list(settings.allowed_return_urls)
+
+    def begin(
+        self, external_id: str, *, return_url: str | None, scope: tuple[str, ...] | None
+    ) -> ConnectStart:
+        check_external_id(external_id)
+        if return_url is not None:
+            check_return_url(return_url, self._allowed_return_urls)
+        settings = self._settings
+        request = build_authorization_request(
+            authorize_endpoint=settings.authorize_endpoint,
+            client_id=self._credentials.client_id,
+            redirect_uri=settings.redirect_uri,
+            scope=scope or settings.scopes,
+            pkce=settings.pkce,
+        )
+        now = self._clock()
+        pending = self._store.create_pending(
+            state=request.state,
+            external_id=external_id,
+            redirect_uri=request.redirect_uri,
+            scope=request.scope,
+            issuer=settings.issuer,
+            code_verifier=request.code_verifier,
+            return_url=return_url,
+            now=now,
+            expires_at=now + settings.state_ttl,
+        )
+        return ConnectStart(request.url, external_id, pending.expires_at)
+
+    def complete(self, callback: str) -> tuple[ConnectResult, ConnectionRow, TokenResponse]:
+        params = parse_callback(query_of(callback))
+        # The pending record is found by a hash of the state and consumed at once: a replayed,
+        # forged or expired state finds nothing, and nothing is stored.
+        pending = self._store.consume_pending(params.state, now=self._clock())
+        if pending is None:
+            raise StateMismatch("unknown, expired or already used state: start the connect again")
+        validated = validate_callback(
+            params,
+            expected_state=params.state,
+            expected_issuer=pending.issuer,
+            require_iss=self._settings.require_iss,
+        )
+        response = self._send(
+            authorization_code_request(
+                self._settings.token_endpoint,
+                self._credentials,
+                code=validated.code,
+                redirect_uri=pending.redirect_uri,
+                code_verifier=pending.code_verifier,
+            )
+        )
+        if response.refresh_token is None:
+            log.warning(
+                "connect of %r returned no refresh token (is offline_access granted?)",
+                pending.external_id,
+            )
+        existed = self._store.get_connection(pending.external_id) is not None
+        row = self._store.save_connected(
+            pending.external_id,
+            NewTokens(
+                access_token=response.access_token,
+                access_expires_at=response.expires_at,
+                refresh_token=response.refresh_token,
+                scope=response.scope if response.scope is not None else pending.scope,
+                claims=read_claims(response.access_token),
+            ),
+            now=self._clock(),
+        )
+        return ConnectResult(row.public(), pending.return_url, existed), row, response

@@ -1,0 +1,427 @@
+"""``ConnectionManager``: the library API over the vault and the protocol layer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from cdconnect.errors import ConnectionNotFound, ReauthorizationRequired, TokenEndpointError
+from cdconnect.manager.auth import CDConnectAuth
+from cdconnect.manager.cache import AsyncKeyedLocks, KeyedLocks, TokenCache
+from cdconnect.manager.connect import ConnectFlow, ConnectResult, ConnectStart
+from cdconnect.manager.drivers import StoreEffects, run_async, run_sync
+from cdconnect.manager.effects import Effect, MarkReauth, Sleep, StoreRotation
+from cdconnect.manager.events import EventCallback, EventHub
+from cdconnect.manager.flow import FlowResult, RefreshPolicy, keepalive_flow, refresh_flow
+from cdconnect.manager.keepalive import KeepAliveSummary, run_keepalive_cycle
+from cdconnect.manager.inputs import check_external_id
+from cdconnect.metrics import LEASE_WAITS, REFRESH_SECONDS, REFRESHES, TOKEN_REQUESTS
+from cdconnect.models import (
+    AccessToken,
+    Clock,
+    Connection,
+    ConnectionStatus,
+    EventType,
+    TokenResponse,
+)
+from cdconnect.oauth import (
+    AsyncTokenClient,
+    TokenClient,
+    TokenRequest,
+    build_async_http_client,
+    build_http_client,
+    client_credentials_request,
+    refresh_token_request,
+    revoke_request,
+)
+from cdconnect.settings import Settings
+from cdconnect.vault.api import ConnectionPage, ConnectionRow, ConnectionStore
+
+log = logging.getLogger("cdconnect.manager")
+
+
+def default_owner() -> str:
+    """A lease owner id unique to this manager instance (host, pid, random)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class ConnectionManager:
+    """Connect customers, hand out their access tokens, keep them alive.
+
+    Thread-safe. One instance per process is the intended use; several instances (or processes,
+    or hosts) on one database cooperate through the store's leases and generation fence.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ConnectionStore,
+        *,
+        http: httpx.Client | None = None,
+        async_http: Callable[[], httpx.AsyncClient] | None = None,
+        clock: Clock = time.time,
+        owner: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self._clock = clock
+        self._owner = owner or default_owner()
+        self._http = http or build_http_client(settings)
+        self._owns_http = http is None
+        self._make_async_http = async_http or (lambda: build_async_http_client(settings))
+        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncTokenClient]
+        self._async_clients = weakref.WeakKeyDictionary()
+        self._tokens = TokenClient(self._http, clock=clock)
+        self._cache = TokenCache()
+        self._locks = KeyedLocks()
+        self._alocks = AsyncKeyedLocks()
+        self._client_cache = TokenCache()
+        self._client_lock = threading.Lock()
+        self._events = EventHub(clock)
+        self._effects = StoreEffects(store, self._owner, clock)
+        self._connect = ConnectFlow(settings, store, self._send_logged, clock)
+        self._policy = RefreshPolicy(
+            margin=settings.refresh_margin,
+            lease_seconds=settings.lease_seconds,
+            wait_budget=settings.lease_seconds * 2,
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @property
+    def owner(self) -> str:
+        return self._owner
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+        self.store.close()
+
+    def __enter__(self) -> ConnectionManager:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def on_event(self, callback: EventCallback) -> Callable[[], None]:
+        """Call ``callback(event)`` on every connection event in this process."""
+        return self._events.subscribe(callback)
+
+    # -- connecting -----------------------------------------------------------------------------
+    def begin_connect(
+        self,
+        external_id: str,
+        *,
+        return_url: str | None = None,
+        scope: tuple[str, ...] | None = None,
+    ) -> ConnectStart:
+        """Create a pending authorization; send the customer's browser to ``authorize_url``."""
+        return self._connect.begin(external_id, return_url=return_url, scope=scope)
+
+    def complete_connect(self, callback: str) -> ConnectResult:
+        """Finish a connect from the callback URL (or its query string) CD redirected to."""
+        result, row, _ = self._connect.complete(callback)
+        token = AccessToken(
+            access_token=row.access_token or SecretStr(""),
+            expires_at=row.access_expires_at or 0.0,
+            scope=row.scope,
+            external_id=row.external_id,
+            generation=row.generation,
+        )
+        self._cache.evict(row.external_id)
+        self._cache.put(row.external_id, token, token.expires_at - self._policy.margin)
+        kind = EventType.RECOVERED if result.reconnected else EventType.CONNECTED
+        self._events.emit(
+            kind,
+            external_id=row.external_id,
+            connection_id=row.id,
+            data={"generation": row.generation, "scope": " ".join(row.scope)},
+        )
+        return result
+
+    # -- tokens ---------------------------------------------------------------------------------
+    def access_token(self, external_id: str) -> AccessToken:
+        """A valid access token for the customer, refreshed (once, fleet-wide) when needed."""
+        token = self._cache.fresh(external_id, self._clock())
+        if token is not None:
+            return token
+        return self._resolve(external_id, force=False, newer_than=None)
+
+    async def aaccess_token(self, external_id: str) -> AccessToken:
+        """Async ``access_token``; a cache hit does no I/O and no thread hop."""
+        token = self._cache.fresh(external_id, self._clock())
+        if token is not None:
+            return token
+        return await self._aresolve(external_id, force=False, newer_than=None)
+
+    def refresh(
+        self, external_id: str, *, force: bool = False, newer_than: int | None = None
+    ) -> AccessToken:
+        """Refresh if needed (or always, with ``force``) and return the resulting token.
+
+        With ``newer_than`` (the generation of a token the API just rejected), a rotation done
+        meanwhile by anyone satisfies the request instead of spending another refresh token.
+        """
+        return self._resolve(external_id, force=force, newer_than=newer_than)
+
+    async def arefresh(
+        self, external_id: str, *, force: bool = False, newer_than: int | None = None
+    ) -> AccessToken:
+        return await self._aresolve(external_id, force=force, newer_than=newer_than)
+
+    def _cached_answer(self, external_id: str, force: bool, newer_than: int | None) -> AccessToken | None:
+        """After waiting for the in-process flight: is the cached token now good enough?"""
+        now = self._clock()
+        token = self._cache.fresh(external_id, now)
+        if token is None:
+            return None
+        if not force:
+            return token
+        if newer_than is not None and (token.generation or 0) > newer_than:
+            return token
+        return None
+
+    def _resolve(self, external_id: str, *, force: bool, newer_than: int | None) -> AccessToken:
+        check_external_id(external_id)
+        with self._locks(external_id):
+            cached = self._cached_answer(external_id, force, newer_than)
+            if cached is not None:
+                return cached
+            started = time.perf_counter()
+            flow = refresh_flow(
+                external_id, clock=self._clock, policy=self._policy, force=force, newer_than=newer_than
+            )
+            try:
+                result = run_sync(flow, self._effects, self._send_refresh, observe=self._observe)
+            except BaseException as exc:
+                self._failed(external_id, exc)
+                raise
+            return self._succeeded(external_id, result, started)
+
+    async def _aresolve(self, external_id: str, *, force: bool, newer_than: int | None) -> AccessToken:
+        check_external_id(external_id)
+        async with self._alocks(external_id):
+            cached = self._cached_answer(external_id, force, newer_than)
+            if cached is not None:
+                return cached
+            started = time.perf_counter()
+            flow = refresh_flow(
+                external_id, clock=self._clock, policy=self._policy, force=force, newer_than=newer_than
+            )
+            try:
+                result = await run_async(
+                    flow, self._effects, self._asend_refresh, observe=self._observe
+                )
+            except BaseException as exc:
+                self._failed(external_id, exc)
+                raise
+            return self._succeeded(external_id, result, started)
+
+    def _succeeded(self, external_id: str, result: FlowResult, started: float) -> AccessToken:
+        self._cache.put(external_id, result.token, result.refresh_at)
+        REFRESHES.labels(outcome=result.outcome.value).inc()
+        REFRESH_SECONDS.observe(time.perf_counter() - started)
+        return result.token
+
+    def _failed(self, external_id: str, exc: BaseException) -> None:
+        if isinstance(exc, ReauthorizationRequired | ConnectionNotFound):
+            self._cache.evict(external_id)
+            REFRESHES.labels(outcome="reauth_required" if isinstance(exc, ReauthorizationRequired) else "not_found").inc()
+        else:
+            REFRESHES.labels(outcome="failed").inc()
+
+    def _observe(self, effect: Effect, value: Any) -> None:
+        """Turn store effects that changed a connection's state into events and metrics."""
+        if isinstance(effect, Sleep):
+            LEASE_WAITS.inc()
+        elif isinstance(effect, StoreRotation) and value:
+            self._events.emit(
+                EventType.REFRESHED,
+                external_id=effect.external_id,
+                connection_id=effect.connection_id,
+                data={"generation": effect.generation + 1},
+            )
+        elif isinstance(effect, MarkReauth) and value:
+            self._cache.evict(effect.external_id)
+            self._events.emit(
+                EventType.REAUTH_REQUIRED,
+                external_id=effect.external_id,
+                connection_id=effect.connection_id,
+                data={"reason": effect.reason},
+            )
+
+
+    # -- token endpoint -------------------------------------------------------------------------
+    def _send_logged(self, request: TokenRequest) -> Any:
+        grant = request.form.get("grant_type", "?")
+        try:
+            response = self._tokens.send(request)
+        except TokenEndpointError as exc:
+            TOKEN_REQUESTS.labels(grant=grant, result=exc.code).inc()
+            raise
+        TOKEN_REQUESTS.labels(grant=grant, result="ok").inc()
+        return response
+
+    def _refresh_request(self, refresh_token: SecretStr) -> TokenRequest:
+        return refresh_token_request(
+            self.settings.token_endpoint,
+            self.settings.connect_credentials(),
+            refresh_token=refresh_token,
+        )
+
+    def _send_refresh(self, refresh_token: SecretStr) -> Any:
+        return self._send_logged(self._refresh_request(refresh_token))
+
+    async def _asend_refresh(self, refresh_token: SecretStr) -> Any:
+        request = self._refresh_request(refresh_token)
+        try:
+            response = await self._async_tokens().send(request)
+        except TokenEndpointError as exc:
+            TOKEN_REQUESTS.labels(grant="refresh_token", result=exc.code).inc()
+            raise
+        TOKEN_REQUESTS.labels(grant="refresh_token", result="ok").inc()
+        return response
+
+    def _async_tokens(self) -> AsyncTokenClient:
+        """One async HTTP client per event loop (httpx async clients belong to their loop)."""
+        key = asyncio.get_running_loop()
+        client = self._async_clients.get(key)
+        if client is None:
+            client = self._async_clients[key] = AsyncTokenClient(
+                self._make_async_http(), clock=self._clock
+            )
+        return client
+
+    # -- connections ----------------------------------------------------------------------------
+    def get_connection(self, external_id: str) -> Connection:
+        row = self.store.get_connection(check_external_id(external_id))
+        if row is None:
+            raise ConnectionNotFound(f"no connection for external id {external_id!r}")
+        return row.public()
+
+    def list_connections(
+        self,
+        *,
+        status: ConnectionStatus | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> ConnectionPage:
+        return self.store.list_connections(status=status, limit=limit, cursor=cursor)
+
+    def count_by_status(self) -> dict[ConnectionStatus, int]:
+        return dict(self.store.count_by_status())
+
+    def disconnect(self, external_id: str) -> Connection:
+        """Forget the customer's tokens (revoking the grant at CD when a revocation URL is set)."""
+        before = self.store.disconnect(check_external_id(external_id), now=self._clock())
+        if before is None:
+            raise ConnectionNotFound(f"no connection for external id {external_id!r}")
+        self._cache.evict(external_id)
+        if before.refresh_token is not None and self.settings.revocation_url:
+            self._revoke(before.refresh_token)
+        self._events.emit(
+            EventType.DISCONNECTED,
+            external_id=external_id,
+            connection_id=before.id,
+            data={"generation": before.generation + 1},
+        )
+        return self.get_connection(external_id)
+
+    def _revoke(self, refresh_token: SecretStr) -> None:
+        assert self.settings.revocation_url is not None
+        request = revoke_request(
+            self.settings.revocation_url,
+            self.settings.connect_credentials(),
+            token=refresh_token,
+            token_type_hint="refresh_token",
+        )
+        try:
+            response = self._http.post(request.url, data=dict(request.form))
+            if response.status_code != httpx.codes.OK:
+                log.warning("revocation answered HTTP %d", response.status_code)
+        except httpx.HTTPError as exc:
+            # The local tokens are gone either way; an unrevoked grant dies on CD's side later.
+            log.warning("revocation failed: %s", type(exc).__name__)
+
+    # -- client credentials ---------------------------------------------------------------------
+    def client_token(self) -> AccessToken:
+        """A client-credentials token for the integrator itself (cached, single flight)."""
+        token = self._client_cache.fresh("", self._clock())
+        if token is not None:
+            return token
+        with self._client_lock:
+            token = self._client_cache.fresh("", self._clock())
+            if token is not None:
+                return token
+            response = self._send_logged(self._client_request())
+            return self._cache_client_token(response)
+
+    async def aclient_token(self) -> AccessToken:
+        token = self._client_cache.fresh("", self._clock())
+        if token is not None:
+            return token
+        async with self._alocks("\x00client"):
+            token = self._client_cache.fresh("", self._clock())
+            if token is not None:
+                return token
+            response = await self._async_tokens().send(self._client_request())
+            return self._cache_client_token(response)
+
+    def _client_request(self) -> TokenRequest:
+        return client_credentials_request(
+            self.settings.token_endpoint, self.settings.service_credentials()
+        )
+
+    def _cache_client_token(self, response: TokenResponse) -> AccessToken:
+        token = AccessToken(
+            access_token=response.access_token,
+            expires_at=response.expires_at,
+            scope=response.scope or (),
+        )
+        self._client_cache.put("", token, response.expires_at - self._policy.margin)
+        return token
+
+    # -- keep-alive ---------------------------------------------------------------------------
+    def keepalive_once(
+        self,
+        *,
+        interval: float | None = None,
+        access_window: float | None = None,
+        batch: int = 500,
+        concurrency: int = 16,
+    ) -> KeepAliveSummary:
+        """Refresh the connections due for keep-alive, once (see ``cdconnect worker``)."""
+        return run_keepalive_cycle(
+            self,
+            interval=self.settings.keepalive_interval if interval is None else interval,
+            access_window=access_window,
+            batch=batch,
+            concurrency=concurrency,
+        )
+
+    def _rotate_claimed(self, row: ConnectionRow) -> FlowResult:
+        """Rotate a connection this manager already holds the lease on (keep-alive)."""
+        started = time.perf_counter()
+        flow = keepalive_flow(row, clock=self._clock, policy=self._policy)
+        try:
+            result = run_sync(flow, self._effects, self._send_refresh, observe=self._observe)
+        except BaseException as exc:
+            self._failed(row.external_id, exc)
+            raise
+        self._succeeded(row.external_id, result, started)
+        return result
+
+    # -- httpx integration --------------------------------------------------------------------
+    def auth(self, external_id: str) -> CDConnectAuth:
+        """An ``httpx.Auth`` for ``external_id`` (sync and async clients alike)."""
+        return CDConnectAuth(self, check_external_id(external_id))
