@@ -1,0 +1,18 @@
+"""The manager: the only layer that combines the protocol and the vault."""
+
+from cdconnect.manager.auth import CDConnectAuth
+from cdconnect.manager.connect import ConnectResult, ConnectStart
+from cdconnect.manager.core import ConnectionManager
+from cdconnect.manager.factory import keyring_from_settings, open_manager, open_store
+from cdconnect.manager.keepalive import KeepAliveSummary
+
+__all__ = [
+    "CDConnectAuth",
+    "ConnectResult",
+    "ConnectStart",
+    "ConnectionManager",
+    "KeepAliveSummary",
+    "keyring_from_settings",
+    "open_manager",
+    "open_store",
+]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from cdconnect.errors import StateMismatch
 from cdconnect.manager.inputs import check_external_id, check_return_url, parse_allow_list
-from cdconnect.models import Clock, Connection, TokenResponse
+from cdconnect.models import Clock, Connection, ConnectionStatus, TokenResponse
 from cdconnect.oauth import (
     ClientCredentials,
     TokenRequest,
@@ -42,8 +42,13 @@ class ConnectResult:
 
     connection: Connection
     return_url: str | None
-    #: True when the external id had a connection before (re-connect / recovery).
-    reconnected: bool
+    #: The status the external id's connection had before (None: a brand-new connection).
+    previous_status: ConnectionStatus | None
+
+    @property
+    def recovered(self) -> bool:
+        """A connection that needed a new login got one."""
+        return self.previous_status is ConnectionStatus.REAUTH_REQUIRED
 
 
 def query_of(callback: str) -> str:
@@ -105,6 +110,8 @@ class ConnectFlow:
         pending = self._store.consume_pending(params.state, now=self._clock())
         if pending is None:
             raise StateMismatch("unknown, expired or already used state: start the connect again")
+        # The hash lookup above already matched the state; validate_callback still compares it
+        # (constant time) and checks iss and error responses.
         validated = validate_callback(
             params,
             expected_state=params.state,
@@ -125,7 +132,7 @@ class ConnectFlow:
                 "connect of %r returned no refresh token (is offline_access granted?)",
                 pending.external_id,
             )
-        existed = self._store.get_connection(pending.external_id) is not None
+        before = self._store.get_connection(pending.external_id)
         row = self._store.save_connected(
             pending.external_id,
             NewTokens(
@@ -137,4 +144,5 @@ class ConnectFlow:
             ),
             now=self._clock(),
         )
-        return ConnectResult(row.public(), pending.return_url, existed), row, response
+        previous = before.status if before is not None else None
+        return ConnectResult(row.public(), pending.return_url, previous), row, response

@@ -140,7 +140,7 @@ class ConnectionManager:
         )
         self._cache.evict(row.external_id)
         self._cache.put(row.external_id, token, token.expires_at - self._policy.margin)
-        kind = EventType.RECOVERED if result.reconnected else EventType.CONNECTED
+        kind = EventType.RECOVERED if result.recovered else EventType.CONNECTED
         self._events.emit(
             kind,
             external_id=row.external_id,
