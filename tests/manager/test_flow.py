@@ -26,13 +26,19 @@ from cdconnect.errors import (
     TokenEndpointError,
 )
 from cdconnect.manager.effects import MarkReauth, RecordFailure, Sleep
-from cdconnect.manager.flow import Outcome, keepalive_flow, refresh_flow
+from cdconnect.manager.flow import FlowGen, Outcome, RefreshPolicy, keepalive_flow, refresh_flow
 from cdconnect.models import ConnectionStatus
 from tests.manager.world import ME, NOW, POLICY, World, make_row, token_response
 
 
-def flow_for(world: World, *, force: bool = False, newer_than: int | None = None):  # type: ignore[no-untyped-def]
-    return refresh_flow("acme", clock=world.clock, policy=POLICY, force=force, newer_than=newer_than)
+def flow_for(
+    world: World,
+    *,
+    force: bool = False,
+    newer_than: int | None = None,
+    policy: RefreshPolicy = POLICY,
+) -> FlowGen:
+    return refresh_flow("acme", clock=world.clock, policy=policy, force=force, newer_than=newer_than)
 
 
 def test_fresh_stored_token_is_returned_without_a_refresh() -> None:
@@ -215,10 +221,10 @@ def test_force_with_an_older_generation_adopts_the_newer_stored_token() -> None:
 
 
 def test_waiting_past_the_budget_degrades_or_times_out() -> None:
+    short_wait = dataclasses.replace(POLICY, wait_budget=10)
+    valid = World(make_row(access_expires_at=NOW + 50, lease_owner="other", lease_until=NOW + 1e4))
+    assert valid.run(flow_for(valid, policy=short_wait)).outcome is Outcome.DEGRADED
     held = {"lease_owner": "other", "lease_until": NOW + 10_000}
-    valid = World(make_row(access_expires_at=NOW + 3600 + POLICY.margin, **held))
-    valid.row = dataclasses.replace(valid.row or make_row(), access_expires_at=NOW + 50)
-    assert valid.run(flow_for(valid)).outcome is Outcome.DEGRADED
     expired = World(make_row(**held))
     with pytest.raises(LeaseTimeout):
         expired.run(flow_for(expired))
