@@ -29,7 +29,23 @@ _EXPORTS = {
     "ReauthorizationRequired": "cdconnect.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AccessToken",
+    "CDConnectAuth",
+    "CDConnectError",
+    "ConnectResult",
+    "ConnectStart",
+    "Connection",
+    "ConnectionManager",
+    "ConnectionStatus",
+    "Event",
+    "EventType",
+    "KeepAliveSummary",
+    "ReauthorizationRequired",
+    "Settings",
+    "load_settings",
+    "open_manager",
+]
 
 if TYPE_CHECKING:
     from cdconnect.errors import CDConnectError, ReauthorizationRequired

@@ -99,7 +99,7 @@ class AccessToken:
         return utc(self.expires_at)
 
     def authorization_header(self) -> str:
-        """The value of the ``Authorization`` header (reveals the token: use it on the wire only)."""
+        """The ``Authorization`` header value (reveals the token: use it on the wire only)."""
         return f"Bearer {self.access_token.get_secret_value()}"
 
     def __repr__(self) -> str:

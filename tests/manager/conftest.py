@@ -99,7 +99,9 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def manager(settings: Settings, clock: OffsetClock, recorder: Recorder) -> Iterator[ConnectionManager]:
+def manager(
+    settings: Settings, clock: OffsetClock, recorder: Recorder
+) -> Iterator[ConnectionManager]:
     with open_manager(settings, clock=clock) as mgr:
         mgr.on_event(recorder)
         yield mgr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -38,7 +40,9 @@ def flow_for(
     newer_than: int | None = None,
     policy: RefreshPolicy = POLICY,
 ) -> FlowGen:
-    return refresh_flow("acme", clock=world.clock, policy=policy, force=force, newer_than=newer_than)
+    return refresh_flow(
+        "acme", clock=world.clock, policy=policy, force=force, newer_than=newer_than
+    )
 
 
 def test_fresh_stored_token_is_returned_without_a_refresh() -> None:
@@ -282,7 +286,7 @@ OUTCOMES = st.sampled_from(
     racer_at_send=st.booleans(),
 )
 def test_any_sequence_of_server_answers_keeps_the_invariants(
-    outcomes: list, expires_in: float, racer_at_send: bool
+    outcomes: list[Callable[[int], Any]], expires_in: float, racer_at_send: bool
 ) -> None:
     world = World(
         make_row(access_expires_at=NOW + expires_in),

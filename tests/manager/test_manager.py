@@ -77,15 +77,14 @@ def test_expiry_rotates_once_and_the_old_refresh_token_is_dead(
     assert "connection.refreshed" in recorder.types()
     after = manager.store.get_connection("acme")
     assert after is not None and after.refresh_token != before.refresh_token
-    with build_http_client(manager.settings) as http:
-        with pytest.raises(InvalidGrant):
-            TokenClient(http).send(
-                refresh_token_request(
-                    manager.settings.token_endpoint,
-                    manager.settings.connect_credentials(),
-                    refresh_token=before.refresh_token,
-                )
+    with build_http_client(manager.settings) as http, pytest.raises(InvalidGrant):
+        TokenClient(http).send(
+            refresh_token_request(
+                manager.settings.token_endpoint,
+                manager.settings.connect_credentials(),
+                refresh_token=before.refresh_token,
             )
+        )
 
 
 def test_fifty_threads_on_an_expired_connection_cause_one_refresh(
@@ -120,12 +119,11 @@ def test_two_managers_on_one_database_share_one_rotation(
 ) -> None:
     connect(manager, sandbox, "acme")
     clock.advance(HOUR)
-    with open_manager(settings, clock=clock) as other:
-        with ThreadPoolExecutor(max_workers=20) as pool:
-            futures = [
-                pool.submit((manager if i % 2 else other).access_token, "acme") for i in range(20)
-            ]
-            tokens = {f.result().access_token.get_secret_value() for f in futures}
+    with open_manager(settings, clock=clock) as other, ThreadPoolExecutor(max_workers=20) as pool:
+        futures = [
+            pool.submit((manager if i % 2 else other).access_token, "acme") for i in range(20)
+        ]
+        tokens = {f.result().access_token.get_secret_value() for f in futures}
     assert len(tokens) == 1
     counts = refreshes(sandbox)
     assert counts["ok"] == 1

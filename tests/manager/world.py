@@ -103,7 +103,7 @@ class World:
             except TokenEndpointError as exc:
                 error = exc
 
-    def perform(self, effect: Effect) -> Any:  # noqa: PLR0911
+    def perform(self, effect: Effect) -> Any:
         match effect:
             case ReadRow():
                 self.reads += 1

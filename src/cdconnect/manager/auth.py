@@ -26,7 +26,9 @@ class CDConnectAuth(httpx.Auth):
     def __repr__(self) -> str:
         return f"CDConnectAuth(external_id={self._external_id!r})"
 
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
         token = self._manager.access_token(self._external_id)
         request.headers["Authorization"] = token.authorization_header()
         response = yield request

@@ -24,8 +24,8 @@ from cdconnect.manager.drivers import StoreEffects, run_async, run_sync
 from cdconnect.manager.effects import Effect, MarkReauth, Sleep, StoreRotation
 from cdconnect.manager.events import EventCallback, EventHub
 from cdconnect.manager.flow import FlowResult, RefreshPolicy, keepalive_flow, refresh_flow
-from cdconnect.manager.keepalive import KeepAliveSummary, run_keepalive_cycle
 from cdconnect.manager.inputs import check_external_id
+from cdconnect.manager.keepalive import KeepAliveSummary, run_keepalive_cycle
 from cdconnect.metrics import LEASE_WAITS, REFRESH_SECONDS, REFRESHES, TOKEN_REQUESTS
 from cdconnect.models import (
     AccessToken,
@@ -179,7 +179,9 @@ class ConnectionManager:
     ) -> AccessToken:
         return await self._aresolve(external_id, force=force, newer_than=newer_than)
 
-    def _cached_answer(self, external_id: str, force: bool, newer_than: int | None) -> AccessToken | None:
+    def _cached_answer(
+        self, external_id: str, force: bool, newer_than: int | None
+    ) -> AccessToken | None:
         """After waiting for the in-process flight: is the cached token now good enough?"""
         now = self._clock()
         token = self._cache.fresh(external_id, now)
@@ -199,7 +201,11 @@ class ConnectionManager:
                 return cached
             started = time.perf_counter()
             flow = refresh_flow(
-                external_id, clock=self._clock, policy=self._policy, force=force, newer_than=newer_than
+                external_id,
+                clock=self._clock,
+                policy=self._policy,
+                force=force,
+                newer_than=newer_than,
             )
             try:
                 result = run_sync(flow, self._effects, self._send_refresh, observe=self._observe)
@@ -208,7 +214,9 @@ class ConnectionManager:
                 raise
             return self._succeeded(external_id, result, started)
 
-    async def _aresolve(self, external_id: str, *, force: bool, newer_than: int | None) -> AccessToken:
+    async def _aresolve(
+        self, external_id: str, *, force: bool, newer_than: int | None
+    ) -> AccessToken:
         check_external_id(external_id)
         async with self._alocks(external_id):
             cached = self._cached_answer(external_id, force, newer_than)
@@ -216,7 +224,11 @@ class ConnectionManager:
                 return cached
             started = time.perf_counter()
             flow = refresh_flow(
-                external_id, clock=self._clock, policy=self._policy, force=force, newer_than=newer_than
+                external_id,
+                clock=self._clock,
+                policy=self._policy,
+                force=force,
+                newer_than=newer_than,
             )
             try:
                 result = await run_async(
@@ -236,7 +248,11 @@ class ConnectionManager:
     def _failed(self, external_id: str, exc: BaseException) -> None:
         if isinstance(exc, ReauthorizationRequired | ConnectionNotFound):
             self._cache.evict(external_id)
-            REFRESHES.labels(outcome="reauth_required" if isinstance(exc, ReauthorizationRequired) else "not_found").inc()
+            REFRESHES.labels(
+                outcome="reauth_required"
+                if isinstance(exc, ReauthorizationRequired)
+                else "not_found"
+            ).inc()
         else:
             REFRESHES.labels(outcome="failed").inc()
 
@@ -259,7 +275,6 @@ class ConnectionManager:
                 connection_id=effect.connection_id,
                 data={"reason": effect.reason},
             )
-
 
     # -- token endpoint -------------------------------------------------------------------------
     def _send_logged(self, request: TokenRequest) -> Any:

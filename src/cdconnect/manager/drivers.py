@@ -44,7 +44,7 @@ class StoreEffects:
     owner: str
     clock: Clock
 
-    def perform(self, effect: Effect) -> Any:  # noqa: PLR0911 - one branch per effect kind
+    def perform(self, effect: Effect) -> Any:
         now = self.clock()
         store = self.store
         match effect:

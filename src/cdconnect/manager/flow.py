@@ -180,7 +180,9 @@ def refresh_flow(
 
 def keepalive_flow(row: ConnectionRow, *, clock: Clock, policy: RefreshPolicy) -> FlowGen:
     """Rotate a row the keep-alive worker already leased (claimed with the lease)."""
-    done = yield from _rotate_under_lease(row, clock=clock, policy=policy, inherited_stale_lease=False)
+    done = yield from _rotate_under_lease(
+        row, clock=clock, policy=policy, inherited_stale_lease=False
+    )
     if done is None:
         # Someone else rotated or re-connected meanwhile: their write is the keep-alive.
         latest = ensure_usable_status((yield ReadRow(row.external_id)), row.external_id)
@@ -218,7 +220,9 @@ def _rotate_under_lease(
         if not (yield StoreRotation(row.id, row.external_id, row.generation, tokens)):
             # Someone re-connected or disconnected this external id meanwhile: our tokens
             # belong to a superseded grant. Re-read and follow the newer state.
-            log.warning("rotation of %s fenced out at generation %d", row.external_id, row.generation)
+            log.warning(
+                "rotation of %s fenced out at generation %d", row.external_id, row.generation
+            )
             return None
         token = AccessToken(
             access_token=tokens.access_token,
@@ -236,7 +240,9 @@ def _after_invalid_grant(
     latest: ConnectionRow | None = yield ReadRow(row.external_id)
     if latest is not None and latest.generation != row.generation:
         # We lost a race (our lease had expired and another worker rotated): adopt.
-        log.info("lost refresh race for %s; adopting generation %d", row.external_id, latest.generation)
+        log.info(
+            "lost refresh race for %s; adopting generation %d", row.external_id, latest.generation
+        )
         return None
     lost = ReauthReason.ROTATION_RESPONSE_LOST
     reason = lost if response_maybe_lost else ReauthReason.GRANT_REVOKED
@@ -253,7 +259,9 @@ def _after_failure(
         # wrong, not the customer's grant. Fail loudly; never mark the connection dead.
         raise exc
     if still_valid(row, now):
-        log.warning("refresh of %s failing (%s); serving the still-valid token", row.external_id, exc.code)
+        log.warning(
+            "refresh of %s failing (%s); serving the still-valid token", row.external_id, exc.code
+        )
         return _degraded(row, now, policy)
     raise RefreshUnavailable(
         f"could not refresh {row.external_id!r} ({exc.code}) and its access token has expired"

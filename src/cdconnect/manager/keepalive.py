@@ -53,7 +53,7 @@ def run_keepalive_cycle(
     concurrency: int,
 ) -> KeepAliveSummary:
     started = time.perf_counter()
-    clock = manager._clock  # noqa: SLF001 - the cycle is part of the manager, split for size
+    clock = manager._clock
     now = clock()
     rows = manager.store.claim_due_for_keepalive(
         owner=manager.owner,
@@ -80,7 +80,7 @@ def run_keepalive_cycle(
 
 def _one(manager: ConnectionManager, row: ConnectionRow) -> str:
     try:
-        return manager._rotate_claimed(row).outcome.value  # noqa: SLF001
+        return manager._rotate_claimed(row).outcome.value
     except ReauthorizationRequired:
         return "reauth_required"
     except CDConnectError as exc:
