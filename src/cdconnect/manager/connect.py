@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from pydantic import SecretStr
 
 from cdconnect.errors import StateMismatch
 from cdconnect.manager.inputs import check_external_id, check_return_url, parse_allow_list
@@ -51,6 +54,18 @@ class ConnectResult:
         return self.previous_status is ConnectionStatus.REAUTH_REQUIRED
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectSession:
+    """A single-use link id the service turns into ``/connect/{link}`` for the vendor's user."""
+
+    link: SecretStr
+    external_id: str
+    expires_at: float
+
+    def __repr__(self) -> str:
+        return f"ConnectSession(external_id={self.external_id!r}, expires_at={self.expires_at})"
+
+
 def query_of(callback: str) -> str:
     """Accept the full callback URL or just its query string."""
     _, sep, query = callback.partition("?")
@@ -78,6 +93,11 @@ class ConnectFlow:
     def begin(
         self, external_id: str, *, return_url: str | None, scope: tuple[str, ...] | None
     ) -> ConnectStart:
+        return self._begin(external_id, return_url=return_url, scope=scope)[0]
+
+    def _begin(
+        self, external_id: str, *, return_url: str | None, scope: tuple[str, ...] | None
+    ) -> tuple[ConnectStart, str]:
         check_external_id(external_id)
         if return_url is not None:
             check_return_url(return_url, self._allowed_return_urls)
@@ -101,7 +121,29 @@ class ConnectFlow:
             now=now,
             expires_at=now + settings.state_ttl,
         )
-        return ConnectStart(request.url, external_id, pending.expires_at)
+        return ConnectStart(request.url, external_id, pending.expires_at), pending.id
+
+    def begin_session(
+        self, external_id: str, *, return_url: str | None, scope: tuple[str, ...] | None
+    ) -> ConnectSession:
+        """Like ``begin``, but hand out an opaque single-use link instead of the authorize URL.
+
+        The link is safe to pass through the vendor's systems: it reveals nothing, works once,
+        and expires with the pending authorization.
+        """
+        start, pending_id = self._begin(external_id, return_url=return_url, scope=scope)
+        link = SecretStr(secrets.token_urlsafe(32))
+        self._store.attach_connect_link(
+            pending_id, link=link, authorize_url=SecretStr(start.authorize_url)
+        )
+        return ConnectSession(link, external_id, start.expires_at)
+
+    def open_session(self, link: str) -> str:
+        """The authorize URL behind a connect link; the link is spent by opening it."""
+        url = self._store.open_connect_link(SecretStr(link), now=self._clock())
+        if url is None:
+            raise StateMismatch("this connect link is unknown, expired or already used")
+        return url.get_secret_value()
 
     def complete(self, callback: str) -> tuple[ConnectResult, ConnectionRow, TokenResponse]:
         params = parse_callback(query_of(callback))

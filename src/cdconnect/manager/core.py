@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from cdconnect.errors import ConnectionNotFound, ReauthorizationRequired, TokenEndpointError
 from cdconnect.manager.auth import CDConnectAuth
 from cdconnect.manager.cache import AsyncKeyedLocks, KeyedLocks, TokenCache
-from cdconnect.manager.connect import ConnectFlow, ConnectResult, ConnectStart
+from cdconnect.manager.connect import ConnectFlow, ConnectResult, ConnectSession, ConnectStart
 from cdconnect.manager.drivers import StoreEffects, run_async, run_sync
 from cdconnect.manager.effects import Effect, MarkReauth, Sleep, StoreRotation
 from cdconnect.manager.events import EventCallback, EventHub
@@ -127,6 +127,20 @@ class ConnectionManager:
     ) -> ConnectStart:
         """Create a pending authorization; send the customer's browser to ``authorize_url``."""
         return self._connect.begin(external_id, return_url=return_url, scope=scope)
+
+    def create_connect_session(
+        self,
+        external_id: str,
+        *,
+        return_url: str | None = None,
+        scope: tuple[str, ...] | None = None,
+    ) -> ConnectSession:
+        """A single-use, short-lived connect link id (the service's ``/connect/{link}``)."""
+        return self._connect.begin_session(external_id, return_url=return_url, scope=scope)
+
+    def open_connect_session(self, link: str) -> str:
+        """Spend a connect link; returns the CD authorize URL to redirect the browser to."""
+        return self._connect.open_session(link)
 
     def complete_connect(self, callback: str) -> ConnectResult:
         """Finish a connect from the callback URL (or its query string) CD redirected to."""
@@ -405,6 +419,24 @@ class ConnectionManager:
         )
         self._client_cache.put("", token, response.expires_at - self._policy.margin)
         return token
+
+    # -- keys -------------------------------------------------------------------------------------
+    def reencrypt_all(
+        self, *, batch: int = 200, on_progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Re-encrypt every connection under the newest key; resumable, returns rows rewritten.
+
+        Safe to interrupt and run again: each batch commits on its own and rows already under
+        the newest key are skipped.
+        """
+        total, after = 0, None
+        while True:
+            count, after = self.store.reencrypt_batch(after_id=after, limit=batch)
+            total += count
+            if on_progress is not None:
+                on_progress(total)
+            if after is None:
+                return total
 
     # -- keep-alive ---------------------------------------------------------------------------
     def keepalive_once(

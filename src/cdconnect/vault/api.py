@@ -221,6 +221,17 @@ class ConnectionStore(Protocol):
         """Mark the pending authorization used and return it; None if unknown/expired/used."""
         ...
 
+    def attach_connect_link(
+        self, pending_id: str, *, link: SecretStr, authorize_url: SecretStr
+    ) -> None:
+        """Give a pending authorization a single-use link id (stored hashed) and its authorize
+        URL (stored encrypted: it carries the state). Used by the service's connect sessions."""
+        ...
+
+    def open_connect_link(self, link: SecretStr, *, now: float) -> SecretStr | None:
+        """Mark the link opened and return its authorize URL; None if unknown/expired/opened."""
+        ...
+
     # -- outbox -------------------------------------------------------------------------------
     def claim_events(self, *, limit: int, now: float, lease_seconds: float) -> list[OutboxEvent]:
         """Undelivered events whose ``next_attempt_at`` has come; pushes it forward (a lease)."""
