@@ -306,7 +306,9 @@ def _key_ring_problem(text: str) -> str | None:
         return "holds no key"
     kids: set[str] = set()
     for number, entry in enumerate(entries, start=1):
-        kid, _, encoded = entry.partition(":")
+        kid, colon, encoded = entry.partition(":")
+        if not colon:
+            return f"entry {number} must look like kid:base64url-key"
         if not _KEY_ID.fullmatch(kid):
             return f"entry {number}: the key id must be 1-64 characters from A-Z a-z 0-9 . _ -"
         if kid in kids:

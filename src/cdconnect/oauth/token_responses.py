@@ -198,7 +198,7 @@ def _token_response(decoded: Mapping[str, Any], *, now: float, status_code: int)
         raise invalid(f"scope is {json_type_name(scope)}, not a space-delimited string")
     return TokenResponse(
         access_token=SecretStr(access_token),
-        token_type="Bearer",  # noqa: S106 - normalised spelling, not a secret
+        token_type="Bearer",
         expires_in=expires_in,
         expires_at=now + expires_in,
         refresh_token=SecretStr(refresh_token) if refresh_token is not None else None,
