@@ -1,0 +1,5 @@
+"""``python -m cdconnect.sandbox``."""
+
+from cdconnect.sandbox.main import main
+
+main()
