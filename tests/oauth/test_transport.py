@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,14 +24,7 @@ from cdconnect.settings import Settings, load_settings
 from tests.oauth.helpers import CREDS
 from tests.oauth.tls_server import TOKEN_JSON, https_token_server
 
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No CDCONNECT_* or SSL_CERT_* from the outside, and no stray .env file."""
-    for name in list(os.environ):
-        if name.startswith("CDCONNECT_") or name in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 @pytest.fixture(scope="module")
