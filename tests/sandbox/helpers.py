@@ -109,8 +109,14 @@ def exchange(
 
 
 def refresh(
-    http: httpx.Client, refresh_token: str, *, auth: tuple[str, str] = DEMO_AUTH, **extra: str
+    http: httpx.Client,
+    refresh_token: str,
+    *,
+    auth: tuple[str, str] = DEMO_AUTH,
+    timeout: httpx.Timeout | None = None,
+    **extra: str,
 ) -> httpx.Response:
+    """Refresh with client_secret_post; ``extra`` goes into the form."""
     form = {
         "client_id": auth[0],
         "client_secret": auth[1],
@@ -118,7 +124,7 @@ def refresh(
         "refresh_token": refresh_token,
         **extra,
     }
-    return http.post("/connect/token", data=form)
+    return http.post("/connect/token", data=form, timeout=timeout or httpx.USE_CLIENT_DEFAULT)
 
 
 def connect(http: httpx.Client, base: str, *, email: str = BROKER_EMAIL) -> dict[str, Any]:

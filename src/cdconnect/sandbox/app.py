@@ -42,7 +42,7 @@ def create_sandbox_app(
 
 def sandbox_state(app: FastAPI) -> SandboxState:
     """The state behind an app made by ``create_sandbox_app``."""
-    state = app.state.sandbox
+    state = getattr(app.state, "sandbox", None)
     if not isinstance(state, SandboxState):
         raise TypeError("not a sandbox app")
     return state
