@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,12 @@ import httpx
 import pytest
 import trustme
 
-from cdconnect.errors import ConfigurationError, InsecureEndpointError, RequestNotSent
+from cdconnect.errors import (
+    ConfigurationError,
+    InsecureEndpointError,
+    RequestNotSent,
+    ResponseLost,
+)
 from cdconnect.oauth import (
     AsyncTokenClient,
     TokenClient,
@@ -22,7 +28,7 @@ from cdconnect.oauth import (
 )
 from cdconnect.settings import Settings, load_settings
 from tests.oauth.helpers import CREDS
-from tests.oauth.tls_server import TOKEN_JSON, https_token_server
+from tests.oauth.tls_server import TOKEN_JSON, https_silent_server, https_token_server
 
 pytestmark = pytest.mark.usefixtures("clean_environment")
 
@@ -140,3 +146,30 @@ def test_http_url_refused_before_sending(url: str) -> None:
 
     asyncio.run(async_get())
     assert [str(r.url) for r in seen] == ["https://id.example.test/"]
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_refused_connection_is_not_sent_and_retried() -> None:
+    pauses: list[float] = []
+    with build_http_client(settings_with()) as http:
+        client = TokenClient(http, sleep=pauses.append)
+        request = client_credentials_request(f"https://127.0.0.1:{closed_port()}/token", CREDS)
+        with pytest.raises(RequestNotSent, match="ConnectError"):
+            client.send(request)
+    assert pauses == [0.2, 0.4]
+
+
+def test_unanswered_request_is_response_lost_and_not_retried(ca: trustme.CA, ca_file: Path) -> None:
+    settings = settings_with(ca_file=ca_file, http_read_timeout=0.2, lease_seconds=20)
+    with https_silent_server(ca) as (url, server), build_http_client(settings) as http:
+        client = TokenClient(http, sleep=lambda _: pytest.fail("must not retry"))
+        with pytest.raises(ResponseLost, match="ReadTimeout"):
+            client.send(client_credentials_request(f"{url}/connect/token", CREDS))
+        assert server.received == 1

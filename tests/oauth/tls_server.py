@@ -20,10 +20,23 @@ TOKEN_JSON = {
 }
 
 
+class _TokenServer(ThreadingHTTPServer):
+    #: Set to make every request wait (unanswered) until ``release`` is set.
+    hang = False
+    release: threading.Event
+    received: int = 0
+
+
 class _TokenHandler(BaseHTTPRequestHandler):
+    server: _TokenServer
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         self.rfile.read(length)
+        self.server.received += 1
+        if self.server.hang:
+            self.server.release.wait()
+            return
         body = json.dumps(TOKEN_JSON).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -38,15 +51,30 @@ class _TokenHandler(BaseHTTPRequestHandler):
 @contextmanager
 def https_token_server(ca: trustme.CA) -> Iterator[str]:
     """Serve until the block ends; yields the base URL ``https://localhost:<port>``."""
+    with _serving(ca, hang=False) as server:
+        yield f"https://localhost:{server.server_address[1]}"
+
+
+@contextmanager
+def https_silent_server(ca: trustme.CA) -> Iterator[tuple[str, _TokenServer]]:
+    """Completes TLS and reads each request, then never answers (until the block ends)."""
+    with _serving(ca, hang=True) as server:
+        yield f"https://localhost:{server.server_address[1]}", server
+
+
+@contextmanager
+def _serving(ca: trustme.CA, *, hang: bool) -> Iterator[_TokenServer]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenHandler)
+    server = _TokenServer(("127.0.0.1", 0), _TokenHandler)
+    server.hang, server.release = hang, threading.Event()
     server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
-        yield f"https://localhost:{server.server_address[1]}"
+        yield server
     finally:
+        server.release.set()
         server.shutdown()
         server.server_close()
         thread.join()
