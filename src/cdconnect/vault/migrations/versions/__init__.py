@@ -1,0 +1,1 @@
+"""Migration revisions (one module each; alembic loads them by path)."""

@@ -1,0 +1,123 @@
+"""Schema migrations: applied on open, idempotent, recorded, matching the code's metadata."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from cdconnect.errors import StoreError
+from cdconnect.vault import KeyRing, SqlStore
+from cdconnect.vault.engine import open_database
+from cdconnect.vault.migrate import MIGRATIONS_DIR, head_revision, upgrade
+from cdconnect.vault.schema import metadata
+from tests.vault.helpers import NOW, new_tokens, raw_connection
+
+
+def _recorded_revisions(database_url: str) -> list[str]:
+    with raw_connection(database_url) as conn:
+        return list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def test_fresh_database_is_upgraded_to_head_and_recorded(
+    database_url: str, keyring: KeyRing
+) -> None:
+    store = SqlStore.open(database_url, keyring)
+    try:
+        status = store.schema_status()
+        assert status.current == status.head == head_revision()
+        assert status.up_to_date
+        store.ping()
+    finally:
+        store.close()
+    assert _recorded_revisions(database_url) == [head_revision()]
+
+
+def test_reopening_is_idempotent_and_keeps_data(database_url: str, keyring: KeyRing) -> None:
+    first = SqlStore.open(database_url, keyring)
+    first.save_connected("cust-1", new_tokens(), now=NOW)
+    first.close()
+    for migrate in (True, False):
+        again = SqlStore.open(database_url, keyring, migrate=migrate)
+        try:
+            assert again.get_connection("cust-1") is not None
+            assert again.upgrade_schema().up_to_date
+        finally:
+            again.close()
+    assert _recorded_revisions(database_url) == [head_revision()]
+
+
+# SQLite cannot reflect expression indexes; the index check below covers them there.
+@pytest.mark.filterwarnings("ignore:.*expression-based index:UserWarning")
+@pytest.mark.filterwarnings("ignore:.*expression-based index")
+def test_migrations_match_the_schema_module(store: SqlStore, database_url: str) -> None:
+    with raw_connection(database_url) as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+
+
+def test_every_index_is_created(store: SqlStore, database_url: str) -> None:
+    expected = {index.name for table in metadata.tables.values() for index in table.indexes}
+    catalogue = {
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'index'",
+        "postgresql": "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()",
+    }[store.dialect]
+    with raw_connection(database_url) as conn:
+        present = set(conn.execute(text(catalogue)).scalars())
+    assert expected <= present
+    assert "ix_connections_keepalive" in expected
+
+
+def test_without_migrate_an_empty_database_is_refused(database_url: str, keyring: KeyRing) -> None:
+    with pytest.raises(StoreError, match="run the migrations"):
+        SqlStore.open(database_url, keyring, migrate=False)
+
+
+def test_explicit_upgrade_then_open_without_migrate(database_url: str, keyring: KeyRing) -> None:
+    database = open_database(database_url)
+    try:
+        assert upgrade(database).up_to_date
+    finally:
+        database.dispose()
+    SqlStore.open(database_url, keyring, migrate=False).close()
+
+
+def test_database_from_a_newer_version_is_refused(store: SqlStore, database_url: str) -> None:
+    with raw_connection(database_url) as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    for migrate in (True, False):
+        with pytest.raises(StoreError, match="newer cdconnect"):
+            SqlStore.open(database_url, store.keyring, migrate=migrate)
+    with pytest.raises(StoreError, match="schema revision '9999_future'"):
+        store.ping()
+    assert not store.schema_status().up_to_date
+
+
+def test_concurrent_first_opens_migrate_once(database_url: str, keyring: KeyRing) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_and_close() -> None:
+        try:
+            barrier.wait()
+            SqlStore.open(database_url, keyring).close()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_close) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _recorded_revisions(database_url) == [head_revision()]
+
+
+def test_migration_files_ship_inside_the_package() -> None:
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+    assert (MIGRATIONS_DIR / "script.py.mako").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "__init__.py").is_file()
+    assert (MIGRATIONS_DIR / "__init__.py").is_file()
