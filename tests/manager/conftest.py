@@ -66,6 +66,18 @@ def settings_for(
     return load_settings(**values)
 
 
+def settings_values(settings: Settings) -> dict[str, Any]:
+    """Settings as plain values a spawned process can rebuild them from (``load_settings``)."""
+    values: dict[str, Any] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if value is not None:
+            values[name] = value
+    return values
+
+
 def connect(
     manager: ConnectionManager, sandbox: SandboxServer, external_id: str, email: str = BROKER
 ) -> ConnectResult:

@@ -25,24 +25,12 @@ from cdconnect.manager import ConnectionManager, open_manager, open_store
 from cdconnect.models import ConnectionStatus
 from cdconnect.sandbox import SandboxServer
 from cdconnect.settings import Settings, load_settings
-from tests.manager.conftest import OffsetClock, connect, settings_for
+from tests.manager.conftest import OffsetClock, connect, settings_for, settings_values
 
 pytestmark = pytest.mark.slow
 
 HOUR = 3600.0
 SPAWN = multiprocessing.get_context("spawn")
-
-
-def _settings_values(settings: Settings) -> dict[str, Any]:
-    """Settings as plain values a spawned process can rebuild them from."""
-    values: dict[str, Any] = {}
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        if value is not None:
-            values[name] = value
-    return values
 
 
 def _storm_worker(
@@ -71,7 +59,7 @@ def test_storm_over_threads_processes_and_hosts_refreshes_exactly_once(
         workers = [
             SPAWN.Process(
                 target=_storm_worker,
-                args=(_settings_values(settings), clock.offset, threads_each, go, out),
+                args=(settings_values(settings), clock.offset, threads_each, go, out),
             )
             for _ in range(processes)
         ]
@@ -156,7 +144,7 @@ def test_killed_lease_holder_is_taken_over_without_a_double_spend(
         connect(manager, sandbox, "acme")
         held = SPAWN.Event()
         doomed = SPAWN.Process(
-            target=_hold_lease_then_wait, args=(_settings_values(settings), 3.0, held)
+            target=_hold_lease_then_wait, args=(settings_values(settings), 3.0, held)
         )
         doomed.start()
         assert held.wait(60)
@@ -181,7 +169,7 @@ def test_refresher_killed_after_the_server_committed_is_reported_not_hidden(
         # The answer is delayed after the rotation is committed: the refresher dies in between.
         sandbox.control.set_faults(latency=0.8)
         victim = SPAWN.Process(
-            target=_refresh_forever, args=(_settings_values(settings), clock.offset)
+            target=_refresh_forever, args=(settings_values(settings), clock.offset)
         )
         victim.start()
         _wait_for_lease(settings)
