@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from cdconnect.errors import StoreError
 from cdconnect.vault import KeyRing, SqlStore
 from cdconnect.vault.engine import open_database
-from cdconnect.vault.migrate import MIGRATIONS_DIR, head_revision, upgrade
+from cdconnect.vault.migrate import MIGRATIONS_DIR, alembic_config, head_revision, upgrade
 from cdconnect.vault.schema import metadata
 from tests.vault.helpers import NOW, new_tokens, raw_connection
 
@@ -121,3 +124,30 @@ def test_migration_files_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "__init__.py").is_file()
     assert (MIGRATIONS_DIR / "__init__.py").is_file()
+
+
+def test_upgrade_from_the_first_revision_keeps_pending_rows(
+    database_url: str, keyring: KeyRing
+) -> None:
+    database = open_database(database_url)
+    try:
+        with database.writer.begin() as conn:
+            command.upgrade(alembic_config(conn), "0001")
+            conn.execute(
+                text(
+                    "INSERT INTO pending_authorizations (id, state_hash, external_id, "
+                    "redirect_uri, scope, issuer, created_at, expires_at) VALUES "
+                    "('p1', :hash, 'cust-1', 'https://v/cb', '', 'https://i', :now, :later)"
+                ),
+                {"hash": hashlib.sha256(b"old-state").hexdigest(), "now": NOW, "later": NOW + 60},
+            )
+    finally:
+        database.dispose()
+    assert _recorded_revisions(database_url) == ["0001"]
+    store = SqlStore.open(database_url, keyring)
+    try:
+        assert store.schema_status().current == head_revision() != "0001"
+        consumed = store.consume_pending(SecretStr("old-state"), now=NOW)
+        assert consumed is not None and consumed.id == "p1"
+    finally:
+        store.close()

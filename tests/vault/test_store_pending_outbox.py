@@ -130,3 +130,46 @@ def test_delivered_event_is_final(store: SqlStore, database_url: str) -> None:
     with raw_connection(database_url) as conn:
         stored = conn.execute(select(outbox_events)).one()
     assert (stored.delivered_at, stored.last_error) == (NOW + 1, None)
+
+
+LINK = "link-0123456789abcdef-recognisable"
+AUTHORIZE_URL = "https://id.centraldispatch.com/connect/authorize?state=" + STATE
+
+
+def _attach(store: SqlStore, pending: PendingAuthorization, link: str = LINK) -> None:
+    store.attach_connect_link(
+        pending.id, link=SecretStr(link), authorize_url=SecretStr(AUTHORIZE_URL)
+    )
+
+
+def test_connect_link_opens_once(store: SqlStore) -> None:
+    _attach(store, _create(store))
+    opened = store.open_connect_link(SecretStr(LINK), now=NOW + 1)
+    assert secret(opened) == AUTHORIZE_URL
+    assert store.open_connect_link(SecretStr(LINK), now=NOW + 2) is None
+    # Opening the link does not consume the authorization itself.
+    assert store.consume_pending(SecretStr(STATE), now=NOW + 3) is not None
+
+
+def test_connect_link_unknown_expired_or_used(store: SqlStore) -> None:
+    assert store.open_connect_link(SecretStr("nothing"), now=NOW) is None
+    _attach(store, _create(store, ttl=60))
+    assert store.open_connect_link(SecretStr(LINK), now=NOW + 60) is None
+    _attach(store, _create(store, "state-2", now=NOW), "link-2")
+    assert store.consume_pending(SecretStr("state-2"), now=NOW) is not None
+    assert store.open_connect_link(SecretStr("link-2"), now=NOW) is None
+    # A link for a pending row that is gone is simply never openable.
+    store.attach_connect_link("no-such-id", link=SecretStr("x"), authorize_url=SecretStr("y"))
+    assert store.open_connect_link(SecretStr("x"), now=NOW) is None
+
+
+def test_connect_link_is_hashed_and_url_encrypted(store: SqlStore, database_url: str) -> None:
+    _attach(store, _create(store))
+    with raw_connection(database_url) as conn:
+        row = conn.execute(select(pending_authorizations)).one()
+    assert row.link_hash == hashlib.sha256(LINK.encode()).hexdigest()
+    assert isinstance(row.authorize_url, bytes)
+    raw = b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row if v is not None)
+    assert LINK.encode() not in raw
+    assert STATE.encode() not in raw
+    assert b"connect/authorize" not in raw

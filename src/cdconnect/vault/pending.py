@@ -17,14 +17,22 @@ from sqlalchemy.engine import Connection
 
 from cdconnect.vault.api import PendingAuthorization
 from cdconnect.vault.crypto import KeyRing
-from cdconnect.vault.rows import CODE_VERIFIER, encode_scope, pending_authorization, seal
+from cdconnect.vault.rows import (
+    AUTHORIZE_URL,
+    CODE_VERIFIER,
+    encode_scope,
+    pending_authorization,
+    seal,
+    unseal,
+)
 from cdconnect.vault.schema import pending_authorizations
 
 _p = pending_authorizations.c
 
 
-def state_hash(state: SecretStr) -> str:
-    return hashlib.sha256(state.get_secret_value().encode()).hexdigest()
+def secret_hash(value: SecretStr) -> str:
+    """SHA-256 (hex) of a state or link id: what the database keeps instead of the value."""
+    return hashlib.sha256(value.get_secret_value().encode()).hexdigest()
 
 
 def create(
@@ -47,7 +55,7 @@ def create(
     conn.execute(
         insert(pending_authorizations).values(
             id=pending_id,
-            state_hash=state_hash(state),
+            state_hash=secret_hash(state),
             external_id=external_id,
             redirect_uri=redirect_uri,
             scope=encode_scope(scope),
@@ -77,8 +85,44 @@ def consume(
     """Mark used and return it, in one conditional UPDATE: a replay or a race finds nothing."""
     row = conn.execute(
         update(pending_authorizations)
-        .where(_p.state_hash == state_hash(state), _p.used_at.is_(None), _p.expires_at > now)
+        .where(_p.state_hash == secret_hash(state), _p.used_at.is_(None), _p.expires_at > now)
         .values(used_at=now)
         .returning(*_p)
     ).first()
     return None if row is None else pending_authorization(ring, row)
+
+
+def attach_link(
+    conn: Connection, ring: KeyRing, pending_id: str, *, link: SecretStr, authorize_url: SecretStr
+) -> None:
+    """Give a pending authorization its single-use link (hashed) and authorize URL (encrypted).
+
+    A pending row that no longer exists (swept after expiry) is left alone: its link could never
+    be opened anyway.
+    """
+    conn.execute(
+        update(pending_authorizations)
+        .where(_p.id == pending_id)
+        .values(
+            link_hash=secret_hash(link),
+            authorize_url=seal(ring, authorize_url, record_id=pending_id, field=AUTHORIZE_URL),
+        )
+    )
+
+
+def open_link(conn: Connection, ring: KeyRing, link: SecretStr, *, now: float) -> SecretStr | None:
+    """Spend the link and return its authorize URL; None if unknown, expired, opened or used."""
+    row = conn.execute(
+        update(pending_authorizations)
+        .where(
+            _p.link_hash == secret_hash(link),
+            _p.link_opened_at.is_(None),
+            _p.used_at.is_(None),
+            _p.expires_at > now,
+        )
+        .values(link_opened_at=now)
+        .returning(_p.id, _p.authorize_url)
+    ).first()
+    if row is None:
+        return None
+    return unseal(ring, row.authorize_url, record_id=row.id, field=AUTHORIZE_URL)

@@ -24,6 +24,7 @@ from cdconnect.vault.crypto import KeyRing
 ACCESS_TOKEN = "access_token"
 REFRESH_TOKEN = "refresh_token"
 CODE_VERIFIER = "code_verifier"
+AUTHORIZE_URL = "authorize_url"
 
 _CURSOR_PREFIX = "c1."
 

@@ -73,10 +73,16 @@ pending_authorizations = Table(
     Column("created_at", Double, nullable=False),
     Column("expires_at", Double, nullable=False),
     Column("used_at", Double),
+    # Connect links (revision 0002): SHA-256 (hex) of the single-use link id, the authorize
+    # URL encrypted (it carries the state), and when the link was opened.
+    Column("link_hash", String(64)),
+    Column("authorize_url", LargeBinary),
+    Column("link_opened_at", Double),
     UniqueConstraint("state_hash", name="uq_pending_authorizations_state_hash"),
 )
 
 Index("ix_pending_authorizations_expires_at", pending_authorizations.c.expires_at)
+Index("ix_pending_authorizations_link_hash", pending_authorizations.c.link_hash, unique=True)
 
 outbox_events = Table(
     "outbox_events",

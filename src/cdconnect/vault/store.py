@@ -203,6 +203,18 @@ class SqlStore:
         with self._write("consuming a pending authorization") as conn:
             return pending.consume(conn, self._ring, state, now=now)
 
+    def attach_connect_link(
+        self, pending_id: str, *, link: SecretStr, authorize_url: SecretStr
+    ) -> None:
+        with self._write("attaching a connect link") as conn:
+            pending.attach_link(
+                conn, self._ring, pending_id, link=link, authorize_url=authorize_url
+            )
+
+    def open_connect_link(self, link: SecretStr, *, now: float) -> SecretStr | None:
+        with self._write("opening a connect link") as conn:
+            return pending.open_link(conn, self._ring, link, now=now)
+
     # -- outbox -----------------------------------------------------------------------------------
     def claim_events(self, *, limit: int, now: float, lease_seconds: float) -> list[OutboxEvent]:
         """Due events, leased for ``lease_seconds``; ``attempts`` counts claims (this one too)."""
