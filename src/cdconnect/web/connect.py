@@ -94,9 +94,17 @@ def connect_router(callback_path: str) -> APIRouter:
     router.add_api_route(
         "/connect/{link}",
         open_link,
-        methods=["GET", "HEAD"],
+        methods=["GET"],
         name="connect",
         summary="Open a connect link: redirects the browser to Central Dispatch's sign-in",
+        response_class=Response,
+    )
+    router.add_api_route(
+        "/connect/{link}",
+        open_link,
+        methods=["HEAD"],
+        name="connect_head",
+        include_in_schema=False,
         response_class=Response,
     )
     return router
