@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from cdconnect.errors import StoreError
 from cdconnect.vault import KeyRing, SqlStore, mask_url
+from cdconnect.vault.engine import open_database
 from tests.vault.helpers import NOW, new_tokens, raw_connection, secret
 
 PASSWORD = "Sup3r-Secret-Pw"
@@ -45,6 +46,15 @@ def test_sqlite_path_that_cannot_be_created(tmp_path: Path, keyring: KeyRing) ->
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="cannot create the SQLite database"):
         SqlStore.open(f"sqlite:///{blocker}/vault.db", keyring)
+
+
+def test_database_repr_hides_the_password() -> None:
+    database = open_database(f"postgresql+psycopg://u:{PASSWORD}@127.0.0.1:1/db")
+    try:
+        assert PASSWORD not in repr(database)
+        assert PASSWORD not in repr(SqlStore(database, KeyRing.generate()))
+    finally:
+        database.dispose()
 
 
 def test_mask_url() -> None:

@@ -23,7 +23,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,8 @@ class Database:
     writer: Engine
     #: The URL with its password replaced by ``***``: safe for messages and logs.
     masked_url: str
-    #: The URL's password (if any), scrubbed from driver error messages.
-    password: str | None
+    #: The URL's password (if any), scrubbed from driver error messages. Never in the repr.
+    password: str | None = field(default=None, repr=False)
 
     @property
     def dialect(self) -> str:
