@@ -103,6 +103,9 @@ class SandboxServer:
             family=socket.AF_INET6 if ":" in self.host else socket.AF_INET,
             backlog=2048,
         )
+        # Without TCP_NODELAY, uvicorn's separate header and body writes on a pre-bound socket
+        # meet the client's delayed ACK: every answer then takes ~40 ms instead of ~0.5 ms.
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.port = self._socket.getsockname()[1]
         issuer = self._requested_config.issuer or self._default_issuer()
         self.config = dataclasses.replace(self._requested_config, issuer=issuer)
