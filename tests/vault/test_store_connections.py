@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from cdconnect.errors import InvalidInput
 from cdconnect.models import ConnectionStatus, EventType
 from cdconnect.vault import SqlStore
 from tests.vault.helpers import NOW, SCOPE, new_tokens, secret
@@ -153,9 +154,9 @@ def test_list_connections_filters_by_status(store: SqlStore) -> None:
 
 
 def test_list_connections_rejects_bad_arguments(store: SqlStore) -> None:
-    with pytest.raises(ValueError, match="cursor"):
+    with pytest.raises(InvalidInput, match="cursor"):
         store.list_connections(cursor="not-a-cursor")
-    with pytest.raises(ValueError, match="cursor"):
+    with pytest.raises(InvalidInput, match="cursor"):
         store.list_connections(cursor="c1.%%%")
-    with pytest.raises(ValueError, match="limit"):
+    with pytest.raises(InvalidInput, match="limit"):
         store.list_connections(limit=0)

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from cdconnect.errors import DecryptionError
+from cdconnect.errors import DecryptionError, InvalidInput
 from cdconnect.vault import KeyRing, SqlStore
 from cdconnect.vault.schema import connections
 from tests.fixtures.databases import sqlite_url
@@ -131,7 +131,7 @@ def test_reencrypt_batch_rewrites_under_the_new_key_and_resumes(
 
 
 def test_reencrypt_batch_rejects_a_bad_limit(store: SqlStore) -> None:
-    with pytest.raises(ValueError, match="limit"):
+    with pytest.raises(InvalidInput, match="limit"):
         store.reencrypt_batch(after_id=None, limit=0)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Insert, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from cdconnect.errors import InvalidInput
 from cdconnect.models import ConnectionStatus, EventType
 from cdconnect.vault.api import ConnectionPage, ConnectionRow, NewTokens
 from cdconnect.vault.crypto import KeyRing
@@ -61,7 +62,7 @@ def list_page(
 ) -> ConnectionPage:
     """One page ordered by external id; the cursor is the last external id, opaquely encoded."""
     if limit < 1:
-        raise ValueError("limit must be at least 1")
+        raise InvalidInput("limit must be at least 1")
     limit = min(limit, MAX_PAGE_SIZE)
     query = select(*_PUBLIC_COLUMNS).order_by(_c.external_id).limit(limit + 1)
     if status is not None:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy.engine import Row
 
+from cdconnect.errors import InvalidInput
 from cdconnect.models import Connection, ConnectionStatus, EventType
 from cdconnect.vault.api import ConnectionRow, OutboxEvent, PendingAuthorization
 from cdconnect.vault.crypto import KeyRing
@@ -142,12 +143,12 @@ def encode_cursor(last_external_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
-    """The external id a cursor points after; ValueError for anything not made by us."""
+    """The external id a cursor points after; InvalidInput for anything not made by us."""
     if not cursor.startswith(_CURSOR_PREFIX):
-        raise ValueError("invalid list cursor")
+        raise InvalidInput("invalid list cursor")
     raw = cursor[len(_CURSOR_PREFIX) :]
     try:
         padded = raw + "=" * (-len(raw) % 4)
         return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise ValueError("invalid list cursor") from None
+        raise InvalidInput("invalid list cursor") from None

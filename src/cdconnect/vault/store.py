@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pydantic import SecretStr
 from sqlalchemy.engine import Connection
 
-from cdconnect.errors import StoreError
+from cdconnect.errors import InvalidInput, StoreError
 from cdconnect.models import ConnectionStatus
 from cdconnect.vault import connections, leases, maintenance, outbox, pending
 from cdconnect.vault.api import (
@@ -96,7 +96,7 @@ class SqlStore:
     def list_connections(
         self, *, status: ConnectionStatus | None = None, limit: int = 100, cursor: str | None = None
     ) -> ConnectionPage:
-        """A page ordered by external id. ``ValueError`` for a cursor we did not make."""
+        """A page ordered by external id. ``InvalidInput`` for a cursor we did not make."""
         with self._read("listing connections") as conn:
             return connections.list_page(conn, status=status, limit=limit, cursor=cursor)
 
@@ -249,7 +249,7 @@ class SqlStore:
 
     def reencrypt_batch(self, *, after_id: str | None, limit: int) -> tuple[int, str | None]:
         if limit < 1:
-            raise ValueError("limit must be at least 1")
+            raise InvalidInput("limit must be at least 1")
         with self._write("re-encrypting") as conn:
             return maintenance.reencrypt_batch(conn, self._ring, after_id=after_id, limit=limit)
 
