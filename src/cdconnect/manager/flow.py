@@ -69,7 +69,8 @@ class RefreshPolicy:
     #: How long a caller waits for another worker's lease before giving up.
     wait_budget: float
     poll_initial: float = 0.02
-    poll_max: float = 0.5
+    #: Waiters re-read at most this often apart (a read is cheap; a long gap is tail latency).
+    poll_max: float = 0.2
     #: Pause before a retried refresh after a transient failure while the old token still works.
     degraded_retry_after: float = 5.0
 
