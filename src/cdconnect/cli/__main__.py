@@ -1,0 +1,5 @@
+"""``python -m cdconnect.cli``."""
+
+from cdconnect.cli.app import main
+
+main()
