@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import secrets
+from pathlib import Path
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cdconnect.manager import ConnectionManager
+from cdconnect.manager import ConnectionManager, open_manager
 from cdconnect.models import ConnectionStatus
 from cdconnect.sandbox import SandboxServer
-from tests.web.conftest import ADMIN, VENDOR, ServiceDriver, path_of
+from cdconnect.web import create_app
+from tests.web.conftest import ADMIN, VENDOR, ServiceDriver, path_of, web_settings_for
 
 
 def replace_query(url: str, **changes: str | None) -> str:
@@ -29,10 +32,7 @@ def assert_nothing_stored(client: TestClient, external_id: str) -> None:
     assert response.json()["error"]["code"] == "connection_not_found"
 
 
-def assert_failure_page(response: object, status: int, title: str, code: str) -> None:
-    from httpx import Response
-
-    assert isinstance(response, Response)
+def assert_failure_page(response: httpx.Response, status: int, title: str, code: str) -> None:
     assert response.status_code == status
     assert response.headers["content-type"].startswith("text/html")
     assert title in response.text
@@ -282,25 +282,16 @@ def test_pages_load_no_external_assets(driver: ServiceDriver) -> None:
 
 
 def test_a_callback_path_under_connect_is_not_taken_for_a_link(
-    sandbox: SandboxServer, tmp_path: object
+    sandbox: SandboxServer, tmp_path: Path
 ) -> None:
-    from pathlib import Path
-
-    from cdconnect.manager import open_manager
-    from cdconnect.web import create_app
-    from tests.web.conftest import ServiceDriver as Driver
-    from tests.web.conftest import web_settings_for
-
-    assert isinstance(tmp_path, Path)
-    settings = web_settings_for(
-        sandbox, tmp_path, redirect_uri="https://testserver/connect/callback"
-    )
+    callback = "https://testserver/connect/callback"
+    settings = web_settings_for(sandbox, tmp_path, redirect_uri=callback)
     with (
         open_manager(settings) as manager,
         TestClient(
             create_app(settings, manager), base_url="https://testserver", follow_redirects=False
         ) as client,
     ):
-        response = Driver(client, sandbox).connect("acme")
+        response = ServiceDriver(client, sandbox).connect("acme")
         assert response.status_code == 200, response.text
         assert manager.get_connection("acme").status is ConnectionStatus.ACTIVE
