@@ -51,13 +51,16 @@ def run_server(
 ) -> None:
     """Serve until interrupted. TLS when ``certfile`` (and ``keyfile``) are given.
 
+    ``log_json`` chooses JSON log lines (``cdconnect serve`` passes ``CDCONNECT_LOG_JSON`` unless
+    ``--json-logs``/``--text-logs`` say otherwise).
+
     With ``workers > 1`` uvicorn starts that many processes, each building its own manager from
     the environment; ``settings`` is exported to the environment first so that values given
     on the command line reach the workers too.
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    configure_logging(json_lines=log_json or settings.log_json)
+    configure_logging(json_lines=log_json)
     if not settings.admin_token_list():
         log.warning("no CDCONNECT_ADMIN_TOKENS configured: the admin API refuses every request")
     options: dict[str, Any] = {
@@ -76,6 +79,6 @@ def run_server(
         uvicorn.run(app, **options)
         return
     os.environ.update(settings_environment(settings))
-    if log_json:
-        os.environ[env_name("log_json")] = "true"
+    # The workers log the way this call was told to, whatever the settings said.
+    os.environ[env_name("log_json")] = "true" if log_json else "false"
     uvicorn.run(APP_FACTORY, factory=True, workers=workers, **options)
