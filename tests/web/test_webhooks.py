@@ -300,6 +300,9 @@ def test_the_service_delivers_every_event_type_from_its_lifespan_loop(
                 receiver.wait_for(3)
                 client.delete("/api/connections/acme", headers=ADMIN)
                 delivered = receiver.wait_for(4)
+                metrics = client.get("/metrics").text
+            assert 'cdconnect_webhook_deliveries_total{result="delivered"}' in metrics
+            assert 'cdconnect_webhook_deliveries_total{result="failed"}' in metrics
             assert webhook_threads() == []
     types = [check_delivery(d, str(json.loads(d.body)["type"]))["type"] for d in delivered]
     assert types == [
