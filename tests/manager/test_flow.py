@@ -224,11 +224,21 @@ def test_force_with_an_older_generation_adopts_the_newer_stored_token() -> None:
     assert world.sends() == 0
 
 
+def test_a_still_valid_token_is_served_while_another_worker_refreshes() -> None:
+    world = World(make_row(access_expires_at=NOW + 50, lease_owner="other", lease_until=NOW + 30))
+    result = world.run(flow_for(world))
+    assert result.outcome is Outcome.WHILE_REFRESHING
+    assert result.token.access_token.get_secret_value() == "access-1"
+    assert NOW < result.refresh_at <= NOW + POLICY.poll_max
+    assert world.sends() == 0
+    assert not any(isinstance(effect, Sleep) for effect in world.log)
+
+
 def test_waiting_past_the_budget_degrades_or_times_out() -> None:
     short_wait = dataclasses.replace(POLICY, wait_budget=10)
-    valid = World(make_row(access_expires_at=NOW + 50, lease_owner="other", lease_until=NOW + 1e4))
-    assert valid.run(flow_for(valid, policy=short_wait)).outcome is Outcome.DEGRADED
     held = {"lease_owner": "other", "lease_until": NOW + 10_000}
+    valid = World(make_row(access_expires_at=NOW + 50, **held))
+    assert valid.run(flow_for(valid, force=True, policy=short_wait)).outcome is Outcome.DEGRADED
     expired = World(make_row(**held))
     with pytest.raises(LeaseTimeout):
         expired.run(flow_for(expired))

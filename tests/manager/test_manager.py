@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -127,6 +128,35 @@ def test_two_managers_on_one_database_share_one_rotation(
     counts = refreshes(sandbox)
     assert counts["ok"] == 1
     assert counts.get("invalid_grant", 0) == 0
+
+
+def test_a_still_valid_token_is_served_at_once_while_a_slow_refresh_runs(
+    manager: ConnectionManager, settings: Settings, sandbox: SandboxServer, clock: OffsetClock
+) -> None:
+    connect(manager, sandbox, "acme")
+    old = manager.access_token("acme")
+    # Inside the refresh margin but not expired: the next call refreshes.
+    clock.advance(old.expires_at - clock() - manager.settings.refresh_margin / 2)
+    sandbox.control.set_faults(latency=3.0)
+    with ThreadPoolExecutor(max_workers=1) as pool, open_manager(settings, clock=clock) as host_b:
+        refreshing = pool.submit(manager.access_token, "acme")
+        _wait_for_lease(manager, "acme")
+        # Same process (the in-process flight is busy) and another host (the lease is held):
+        # both get the old, still valid token instead of queueing behind the slow refresh.
+        assert manager.access_token("acme").access_token == old.access_token
+        assert host_b.access_token("acme").access_token == old.access_token
+        new = refreshing.result()
+    assert new.generation == (old.generation or 0) + 1
+    assert refreshes(sandbox)["ok"] == 1
+
+
+def _wait_for_lease(manager: ConnectionManager, external_id: str) -> None:
+    for _ in range(3000):
+        row = manager.store.get_connection(external_id)
+        if row is not None and row.lease_owner is not None:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the refresh never took the lease")
 
 
 def test_drop_after_commit_ends_in_reauth_with_reason_and_event(

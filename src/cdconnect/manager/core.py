@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -10,7 +11,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -23,7 +24,13 @@ from cdconnect.manager.connect import ConnectFlow, ConnectResult, ConnectSession
 from cdconnect.manager.drivers import StoreEffects, run_async, run_sync
 from cdconnect.manager.effects import Effect, MarkReauth, Sleep, StoreRotation
 from cdconnect.manager.events import EventCallback, EventHub
-from cdconnect.manager.flow import FlowResult, RefreshPolicy, keepalive_flow, refresh_flow
+from cdconnect.manager.flow import (
+    MIN_USEFUL_SECONDS,
+    FlowResult,
+    RefreshPolicy,
+    keepalive_flow,
+    refresh_flow,
+)
 from cdconnect.manager.inputs import check_external_id
 from cdconnect.manager.keepalive import KeepAliveSummary, run_keepalive_cycle
 from cdconnect.metrics import LEASE_WAITS, REFRESH_SECONDS, REFRESHES, TOKEN_REQUESTS
@@ -49,6 +56,15 @@ from cdconnect.settings import Settings
 from cdconnect.vault.api import ConnectionPage, ConnectionRow, ConnectionStore
 
 log = logging.getLogger("cdconnect.manager")
+
+
+@contextlib.contextmanager
+def _held(lock: threading.Lock) -> Iterator[None]:
+    """Release an already acquired lock at the end of the block."""
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def default_owner() -> str:
@@ -207,9 +223,28 @@ class ConnectionManager:
             return token
         return None
 
+    def _served_while_refreshing(self, external_id: str, force: bool) -> AccessToken | None:
+        """Another caller of this process is refreshing: is the token we have still valid?
+
+        Refresh early, degrade late: such callers get the current token at once instead of
+        queueing behind the refresh's HTTP call.
+        """
+        entry = self._cache.get(external_id)
+        if force or entry is None:
+            return None
+        if entry.token.expires_at - MIN_USEFUL_SECONDS > self._clock():
+            return entry.token
+        return None
+
     def _resolve(self, external_id: str, *, force: bool, newer_than: int | None) -> AccessToken:
         check_external_id(external_id)
-        with self._locks(external_id):
+        lock = self._locks(external_id)
+        if not lock.acquire(blocking=False):
+            current = self._served_while_refreshing(external_id, force)
+            if current is not None:
+                return current
+            lock.acquire()
+        with _held(lock):
             cached = self._cached_answer(external_id, force, newer_than)
             if cached is not None:
                 return cached
@@ -232,7 +267,12 @@ class ConnectionManager:
         self, external_id: str, *, force: bool, newer_than: int | None
     ) -> AccessToken:
         check_external_id(external_id)
-        async with self._alocks(external_id):
+        lock = self._alocks(external_id)
+        if lock.locked():
+            current = self._served_while_refreshing(external_id, force)
+            if current is not None:
+                return current
+        async with lock:
             cached = self._cached_answer(external_id, force, newer_than)
             if cached is not None:
                 return cached

@@ -58,6 +58,7 @@ class Outcome(StrEnum):
     ADOPTED = "adopted"  # another worker rotated while we waited or raced
     ROTATED = "rotated"  # we refreshed
     DEGRADED = "degraded"  # refresh failed transiently; the old, still valid token is served
+    WHILE_REFRESHING = "while_refreshing"  # another worker is refreshing; old token still valid
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,10 @@ def refresh_flow(
                 if done is not None:
                     return done
                 # Fenced out or adopted-but-stale: start over from a fresh read.
+        elif not force and still_valid(row, now):
+            # Refresh early, degrade late: someone else is refreshing and our token still works,
+            # so serve it now instead of queueing behind their HTTP call; check back soon.
+            return _while_refreshing(row, now, policy)
         elif now - started > policy.wait_budget:
             if still_valid(row, now):
                 return _degraded(row, now, policy)
@@ -283,6 +288,13 @@ def _result(row: ConnectionRow, outcome: Outcome, policy: RefreshPolicy) -> Flow
     token = token_of(row)
     assert token is not None and row.access_expires_at is not None
     return FlowResult(token, outcome, row.access_expires_at - policy.margin)
+
+
+def _while_refreshing(row: ConnectionRow, now: float, policy: RefreshPolicy) -> FlowResult:
+    token = token_of(row)
+    assert token is not None and row.access_expires_at is not None
+    recheck_at = min(now + policy.poll_max, row.access_expires_at - MIN_USEFUL_SECONDS)
+    return FlowResult(token, Outcome.WHILE_REFRESHING, recheck_at)
 
 
 def _degraded(row: ConnectionRow, now: float, policy: RefreshPolicy) -> FlowResult:
