@@ -161,3 +161,45 @@ def test_unknown_settings_in_the_env_file_are_warned_about(
     result = run_cli("--env-file", str(env_file), "connections", "list", "--json")
     assert result.exit_code == 0
     assert "ignoring unknown setting CDCONNECT_CLIENT_SECERT" in result.stderr
+
+
+VAULT_COMMANDS = [
+    ["token", "acme"],
+    ["login", "acme", "--no-browser"],
+    ["worker", "--once"],
+    ["connections", "list"],
+    ["connections", "show", "acme"],
+    ["connections", "refresh", "acme"],
+    ["connections", "refresh", "--all"],
+    ["connections", "disconnect", "acme", "--yes"],
+    ["keys", "rotate"],
+]
+
+
+@pytest.mark.parametrize("command", VAULT_COMMANDS, ids=" ".join)
+def test_every_vault_command_reports_bad_configuration(
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
+) -> None:
+    clear_settings_env(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CDCONNECT_CLIENT_ID", "x")
+    monkeypatch.setenv("CDCONNECT_CLIENT_SECRET", "y")
+    monkeypatch.setenv("CDCONNECT_REDIRECT_URI", "ftp://example.com/callback")
+    result = run_cli(*command)
+    assert result.exit_code == ExitCode.ERROR
+    (line,) = error_lines(result)
+    assert line.startswith("error: CDCONNECT_REDIRECT_URI") and "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", VAULT_COMMANDS, ids=" ".join)
+def test_every_vault_command_reports_an_unreachable_database(
+    run_cli: RunCli, cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/cdconnect"
+    monkeypatch.setenv("CDCONNECT_DATABASE_URL", url)
+    result = run_cli(*command)
+    assert result.exit_code == ExitCode.ERROR
+    (line,) = error_lines(result)
+    assert line.endswith("[store_error]") and "Traceback" not in result.output
+    assert result.stdout == ""

@@ -63,11 +63,11 @@ def rotate(
     Resumable: each batch commits on its own and rows already under the newest key are skipped,
     so an interrupted run can simply be started again.
     """
-    from cdconnect.vault import KeyRing
+    from cdconnect.vault import SqlStore
 
     with cli_manager(cli_state(ctx)) as manager:
-        ring = getattr(manager.store, "keyring", None)
-        primary = ring.primary_kid if isinstance(ring, KeyRing) else None
+        store = manager.store
+        primary = store.keyring.primary_kid if isinstance(store, SqlStore) else None
         columns = (SpinnerColumn(), TextColumn("re-encrypted {task.completed} connections"))
         console = stderr_console()
         with Progress(
