@@ -128,16 +128,7 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_input", "; ".join(problems) or "invalid request")
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    request_id = request_id_of(request.scope)
-    log.error("request %s crashed", request_id, exc_info=exc)
-    return error_response(
-        500, "internal_error", f"internal error (reference {request_id})", request_id=request_id
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CDConnectError, _library_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected_error)

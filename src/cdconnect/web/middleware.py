@@ -76,19 +76,41 @@ class RequestContextMiddleware:
         if scope.get("scheme") == "https":
             extra.append(HSTS)
         status = 500
+        started_response = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OURS]
                 message["headers"] = kept + extra
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Answered here rather than by Starlette's outermost error handler, so that the
+            # 500 carries the security headers and the reference like every other answer.
+            access_log.error("request %s crashed", request_id, exc_info=True)
+            if started_response:
+                raise
+            await self._internal_error(send_with_headers, request_id)
         finally:
             self._record(scope, status, time.perf_counter() - started, request_id)
+
+    @staticmethod
+    async def _internal_error(send: Send, request_id: str) -> None:
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "internal_error",
+                    "message": f"internal error (reference {request_id})",
+                }
+            }
+        ).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 500, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     def _record(scope: Scope, status: int, seconds: float, request_id: str) -> None:
