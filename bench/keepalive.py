@@ -14,7 +14,7 @@ How it runs:
 - each run spawns worker processes whose managers see a clock one keep-alive interval (plus an
   hour) further on, so every connection is due; each process calls ``keepalive_once`` until a
   cycle claims nothing; the time is from a common start signal to the last process's end;
-- SQLite: one worker process. PostgreSQL (a fresh schema): the grants are carried over from the
+- SQLite: one worker process. PostgreSQL (a fresh database): the grants are carried over from the
   SQLite vault with ``save_connected`` (their refresh tokens are the live ones), then one and two
   worker processes.
 
@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,8 @@ from typing import Any
 
 import httpx
 import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
 from tests.fixtures.databases import DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV, libpq_url
 from tests.manager.conftest import OffsetClock, settings_values
 
@@ -396,6 +399,20 @@ def postgres_problem() -> str | None:
         return f"PostgreSQL unreachable ({type(exc).__name__})"
 
 
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database on the test server, dropped afterwards."""
+    server = os.environ.get(POSTGRES_URL_ENV, DEFAULT_POSTGRES_URL)
+    name = f"cdconnect_keepalive_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(libpq_url(server), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(libpq_url(server), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def run_postgres(
     source: Settings, sandbox: Sandbox, keys: str, data: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -403,7 +420,7 @@ def run_postgres(
     if problem is not None:
         say(f"skipping PostgreSQL: {problem}")
         return {"skipped": problem}
-    with database("postgres") as url:
+    with fresh_postgres_database() as url:
         settings = bench_settings(sandbox, url, data / "postgres", keys)
         open_store(settings).close()  # migrate once, before the workers start
         result: dict[str, Any] = {"transfer": transfer(source, settings, args.seed_threads)}
