@@ -36,6 +36,7 @@ from cdconnect.vault.migrate import SchemaStatus, current_revision, head_revisio
 SKEW_WARN_SECONDS = 5.0
 SKEW_FAIL_SECONDS = 300.0
 _PROBE_REFRESH_TOKEN = SecretStr("cdconnect-doctor-probe-not-a-real-token")
+_FIX_REACH = "check CDCONNECT_DATABASE_URL and that the database server is running and reachable"
 _FIX_SETTINGS = (
     "set the variables named above (environment or --env-file); see docs/configuration.md"
 )
@@ -183,25 +184,16 @@ def check_database(settings: Settings, ring: KeyRing | None) -> list[CheckResult
                 f"{masked} does not exist yet; cdconnect creates it (mode 0600) on first use",
             )
         ]
-    fix_reach = "check CDCONNECT_DATABASE_URL and that the database server is running and reachable"
     try:
-        # A throw-away ring suffices for the schema check when the real one is unusable.
         database = open_database(url)
-        store = SqlStore(database, ring or KeyRing.generate())
-        status = schema_status(database)
     except StoreError as error:
-        return [CheckResult("database", CheckStatus.FAIL, str(error), fix_reach)]
+        return [CheckResult("database", CheckStatus.FAIL, str(error), _FIX_REACH)]
+    # A throw-away ring suffices for the schema check when the real one is unusable.
+    store = SqlStore(database, ring or KeyRing.generate())
     try:
+        status = schema_status(database)
         if not status.up_to_date:
-            return [
-                CheckResult(
-                    "database",
-                    CheckStatus.FAIL,
-                    f"{masked} is at schema revision {status.current!r}, expected {status.head!r}",
-                    "apply the migrations: any command that opens the vault does "
-                    "(e.g. `cdconnect connections list`)",
-                )
-            ]
+            return [_behind(masked, status)]
         counts = store.count_by_status()
         found = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in ConnectionStatus)
         result = CheckResult(
@@ -209,9 +201,19 @@ def check_database(settings: Settings, ring: KeyRing | None) -> list[CheckResult
         )
         return [result] if ring is None else [result, _check_stored_token(store)]
     except StoreError as error:
-        return [CheckResult("database", CheckStatus.FAIL, str(error), fix_reach)]
+        return [CheckResult("database", CheckStatus.FAIL, str(error), _FIX_REACH)]
     finally:
         store.close()
+
+
+def _behind(masked_url: str, status: SchemaStatus) -> CheckResult:
+    return CheckResult(
+        "database",
+        CheckStatus.FAIL,
+        f"{masked_url} is at schema revision {status.current!r}, expected {status.head!r}",
+        "apply the migrations: any command that opens the vault does "
+        "(e.g. `cdconnect connections list`)",
+    )
 
 
 def schema_status(database: Database) -> SchemaStatus:
