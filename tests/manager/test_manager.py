@@ -27,6 +27,7 @@ from cdconnect.models import ConnectionStatus
 from cdconnect.oauth import TokenClient, build_http_client, refresh_token_request
 from cdconnect.sandbox import SandboxServer, login
 from cdconnect.settings import Settings
+from cdconnect.vault.crypto import KeyRing
 from tests.manager.conftest import BROKER, CARRIER, OffsetClock, Recorder, connect
 
 LISTINGS = "/marketplace/v2/listings"
@@ -357,3 +358,16 @@ def test_no_secret_reaches_the_logs(
     text = caplog.text + repr(token) + repr(row) + repr(manager.get_connection("acme"))
     for secret in secrets:
         assert secret not in text
+
+
+def test_readiness_reports_a_key_ring_that_cannot_decrypt_the_data(
+    manager: ConnectionManager, settings: Settings, sandbox: SandboxServer
+) -> None:
+    assert manager.check_ready() == {"database": "ok", "key_ring": "ok"}
+    connect(manager, sandbox, "acme")
+    assert manager.check_ready() == {"database": "ok", "key_ring": "ok"}
+    wrong_keys = settings.model_copy(
+        update={"encryption_keys": SecretStr(KeyRing.generate().export())}
+    )
+    with open_manager(wrong_keys) as other:
+        assert other.check_ready() == {"database": "ok", "key_ring": "decryption_error"}

@@ -17,7 +17,12 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from cdconnect.errors import ConnectionNotFound, ReauthorizationRequired, TokenEndpointError
+from cdconnect.errors import (
+    CDConnectError,
+    ConnectionNotFound,
+    ReauthorizationRequired,
+    TokenEndpointError,
+)
 from cdconnect.manager.auth import CDConnectAuth
 from cdconnect.manager.cache import AsyncKeyedLocks, KeyedLocks, TokenCache
 from cdconnect.manager.connect import ConnectFlow, ConnectResult, ConnectSession, ConnectStart
@@ -65,6 +70,15 @@ def _held(lock: threading.Lock) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _probe(check: Callable[[], object]) -> str:
+    try:
+        check()
+    except CDConnectError as exc:
+        log.warning("readiness check failed: %s", exc)
+        return exc.code
+    return "ok"
 
 
 def default_owner() -> str:
@@ -331,7 +345,7 @@ class ConnectionManager:
             )
 
     # -- token endpoint -------------------------------------------------------------------------
-    def _send_logged(self, request: TokenRequest) -> Any:
+    def _send_logged(self, request: TokenRequest) -> TokenResponse:
         grant = request.form.get("grant_type", "?")
         try:
             response = self._tokens.send(request)
@@ -352,13 +366,16 @@ class ConnectionManager:
         return self._send_logged(self._refresh_request(refresh_token))
 
     async def _asend_refresh(self, refresh_token: SecretStr) -> Any:
-        request = self._refresh_request(refresh_token)
+        return await self._asend_logged(self._refresh_request(refresh_token))
+
+    async def _asend_logged(self, request: TokenRequest) -> TokenResponse:
+        grant = request.form.get("grant_type", "?")
         try:
             response = await self._async_tokens().send(request)
         except TokenEndpointError as exc:
-            TOKEN_REQUESTS.labels(grant="refresh_token", result=exc.code).inc()
+            TOKEN_REQUESTS.labels(grant=grant, result=exc.code).inc()
             raise
-        TOKEN_REQUESTS.labels(grant="refresh_token", result="ok").inc()
+        TOKEN_REQUESTS.labels(grant=grant, result="ok").inc()
         return response
 
     def _async_tokens(self) -> AsyncTokenClient:
@@ -386,6 +403,21 @@ class ConnectionManager:
         cursor: str | None = None,
     ) -> ConnectionPage:
         return self.store.list_connections(status=status, limit=limit, cursor=cursor)
+
+    def check_ready(self) -> dict[str, str]:
+        """Readiness probes: ``{"database": ..., "key_ring": ...}``, each ``"ok"`` or an error code.
+
+        The database must answer with the current schema; the key ring must decrypt a stored
+        connection (when there is one), proving the configured keys match the data.
+        """
+        checks = {"database": _probe(self.store.ping)}
+        if checks["database"] == "ok":
+            checks["key_ring"] = _probe(self._decrypt_one)
+        return checks
+
+    def _decrypt_one(self) -> None:
+        for item in self.store.list_connections(status=ConnectionStatus.ACTIVE, limit=1).items:
+            self.store.get_connection(item.external_id)
 
     def count_by_status(self) -> dict[ConnectionStatus, int]:
         return dict(self.store.count_by_status())
@@ -443,7 +475,7 @@ class ConnectionManager:
             token = self._client_cache.fresh("", self._clock())
             if token is not None:
                 return token
-            response = await self._async_tokens().send(self._client_request())
+            response = await self._asend_logged(self._client_request())
             return self._cache_client_token(response)
 
     def _client_request(self) -> TokenRequest:

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 
-from cdconnect.errors import InvalidInput
 from cdconnect.models import ConnectionStatus
 from cdconnect.web.admin_auth import bearer_scheme, check_admin
 from cdconnect.web.context import ServiceContext, service_context
@@ -78,11 +77,7 @@ def list_connections(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> ConnectionPageOut:
-    try:
-        page = context.manager.list_connections(status=status, limit=limit, cursor=cursor)
-    except ValueError:
-        # The store rejects cursors it did not make with a plain ValueError.
-        raise InvalidInput("the cursor is invalid: pass next_cursor from a previous page") from None
+    page = context.manager.list_connections(status=status, limit=limit, cursor=cursor)
     return ConnectionPageOut(
         items=[ConnectionOut.of(item) for item in page.items], next_cursor=page.next_cursor
     )

@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from cdconnect.errors import CDConnectError
-from cdconnect.manager import ConnectionManager
 from cdconnect.models import ConnectionStatus
 from cdconnect.web.context import ServiceContext, service_context
 from cdconnect.web.metrics import render_metrics
@@ -28,23 +27,6 @@ async def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
 
-def _check(name: str, probe: Any) -> str:
-    try:
-        probe()
-    except CDConnectError as exc:
-        # The code only: this endpoint is unauthenticated and messages name the database.
-        log.warning("readiness check %s failed: %s", name, exc)
-        return exc.code
-    return "ok"
-
-
-def _decrypt_one(manager: ConnectionManager) -> None:
-    """Read one active connection back: proves the key ring decrypts what is stored."""
-    page = manager.list_connections(status=ConnectionStatus.ACTIVE, limit=1)
-    for item in page.items:
-        manager.get_connection(item.external_id)
-
-
 @router.get(
     "/readyz",
     response_model=HealthOut,
@@ -52,10 +34,7 @@ def _decrypt_one(manager: ConnectionManager) -> None:
     summary="Readiness: the database answers, its schema is current, stored tokens decrypt",
 )
 def readyz(context: Context) -> JSONResponse:
-    manager = context.manager
-    checks = {"database": _check("database", manager.store.ping)}
-    if checks["database"] == "ok":
-        checks["key_ring"] = _check("key_ring", lambda: _decrypt_one(manager))
+    checks = context.manager.check_ready()
     ready = all(result == "ok" for result in checks.values())
     body = HealthOut(status="ready" if ready else "not_ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
