@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -10,7 +9,6 @@ import socket
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,16 +19,18 @@ from cdconnect.errors import (
     CDConnectError,
     ConnectionNotFound,
     ReauthorizationRequired,
-    TokenEndpointError,
 )
 from cdconnect.manager.auth import CDConnectAuth
 from cdconnect.manager.cache import AsyncKeyedLocks, KeyedLocks, TokenCache
+from cdconnect.manager.client_tokens import ClientTokens
 from cdconnect.manager.connect import ConnectFlow, ConnectResult, ConnectSession, ConnectStart
 from cdconnect.manager.drivers import StoreEffects, run_async, run_sync
 from cdconnect.manager.effects import Effect, MarkReauth, Sleep, StoreRotation
+from cdconnect.manager.endpoint import TokenEndpoint
 from cdconnect.manager.events import EventCallback, EventHub
 from cdconnect.manager.flow import (
     MIN_USEFUL_SECONDS,
+    FlowGen,
     FlowResult,
     RefreshPolicy,
     keepalive_flow,
@@ -38,24 +38,17 @@ from cdconnect.manager.flow import (
 )
 from cdconnect.manager.inputs import check_external_id
 from cdconnect.manager.keepalive import KeepAliveSummary, run_keepalive_cycle
-from cdconnect.metrics import LEASE_WAITS, REFRESH_SECONDS, REFRESHES, TOKEN_REQUESTS
+from cdconnect.metrics import LEASE_WAITS, REFRESH_SECONDS, REFRESHES
 from cdconnect.models import (
     AccessToken,
     Clock,
     Connection,
     ConnectionStatus,
     EventType,
-    TokenResponse,
 )
 from cdconnect.oauth import (
-    AsyncTokenClient,
-    TokenClient,
-    TokenRequest,
     build_async_http_client,
     build_http_client,
-    client_credentials_request,
-    refresh_token_request,
-    revoke_request,
 )
 from cdconnect.settings import Settings
 from cdconnect.vault.api import ConnectionPage, ConnectionRow, ConnectionStore
@@ -109,23 +102,24 @@ class ConnectionManager:
         self._owner = owner or default_owner()
         self._http = http or build_http_client(settings)
         self._owns_http = http is None
-        self._make_async_http = async_http or (lambda: build_async_http_client(settings))
-        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncTokenClient]
-        self._async_clients = weakref.WeakKeyDictionary()
-        self._tokens = TokenClient(self._http, clock=clock)
+        self._endpoint = TokenEndpoint(
+            settings,
+            self._http,
+            async_http or (lambda: build_async_http_client(settings)),
+            clock,
+        )
         self._cache = TokenCache()
         self._locks = KeyedLocks()
         self._alocks = AsyncKeyedLocks()
-        self._client_cache = TokenCache()
-        self._client_lock = threading.Lock()
         self._events = EventHub(clock)
         self._effects = StoreEffects(store, self._owner, clock)
-        self._connect = ConnectFlow(settings, store, self._send_logged, clock)
+        self._connect = ConnectFlow(settings, store, self._endpoint.send, clock)
         self._policy = RefreshPolicy(
             margin=settings.refresh_margin,
             lease_seconds=settings.lease_seconds,
             wait_budget=settings.lease_seconds * 2,
         )
+        self._client_tokens = ClientTokens(self._endpoint, clock, settings.refresh_margin)
 
     # -- lifecycle ----------------------------------------------------------------------------
     @property
@@ -136,6 +130,11 @@ class ConnectionManager:
         if self._owns_http:
             self._http.close()
         self.store.close()
+
+    async def aclose(self) -> None:
+        """Close this event loop's async HTTP client, then everything ``close`` closes."""
+        await self._endpoint.aclose()
+        self.close()
 
     def __enter__(self) -> ConnectionManager:
         return self
@@ -262,20 +261,7 @@ class ConnectionManager:
             cached = self._cached_answer(external_id, force, newer_than)
             if cached is not None:
                 return cached
-            started = time.perf_counter()
-            flow = refresh_flow(
-                external_id,
-                clock=self._clock,
-                policy=self._policy,
-                force=force,
-                newer_than=newer_than,
-            )
-            try:
-                result = run_sync(flow, self._effects, self._send_refresh, observe=self._observe)
-            except BaseException as exc:
-                self._failed(external_id, exc)
-                raise
-            return self._succeeded(external_id, result, started)
+            return self._drive(external_id, self._flow(external_id, force, newer_than)).token
 
     async def _aresolve(
         self, external_id: str, *, force: bool, newer_than: int | None
@@ -290,28 +276,41 @@ class ConnectionManager:
             cached = self._cached_answer(external_id, force, newer_than)
             if cached is not None:
                 return cached
-            started = time.perf_counter()
-            flow = refresh_flow(
-                external_id,
-                clock=self._clock,
-                policy=self._policy,
-                force=force,
-                newer_than=newer_than,
-            )
-            try:
-                result = await run_async(
-                    flow, self._effects, self._asend_refresh, observe=self._observe
-                )
-            except BaseException as exc:
-                self._failed(external_id, exc)
-                raise
-            return self._succeeded(external_id, result, started)
+            flow = self._flow(external_id, force, newer_than)
+            return (await self._adrive(external_id, flow)).token
 
-    def _succeeded(self, external_id: str, result: FlowResult, started: float) -> AccessToken:
+    def _flow(self, external_id: str, force: bool, newer_than: int | None) -> FlowGen:
+        return refresh_flow(
+            external_id, clock=self._clock, policy=self._policy, force=force, newer_than=newer_than
+        )
+
+    def _drive(self, external_id: str, flow: FlowGen) -> FlowResult:
+        """Run a flow with blocking I/O; account for its outcome (cache, metrics)."""
+        started = time.perf_counter()
+        try:
+            result = run_sync(flow, self._effects, self._endpoint.refresh, observe=self._observe)
+        except BaseException as exc:
+            self._failed(external_id, exc)
+            raise
+        return self._succeeded(external_id, result, started)
+
+    async def _adrive(self, external_id: str, flow: FlowGen) -> FlowResult:
+        """Run a flow without blocking the event loop; account for its outcome."""
+        started = time.perf_counter()
+        try:
+            result = await run_async(
+                flow, self._effects, self._endpoint.arefresh, observe=self._observe
+            )
+        except BaseException as exc:
+            self._failed(external_id, exc)
+            raise
+        return self._succeeded(external_id, result, started)
+
+    def _succeeded(self, external_id: str, result: FlowResult, started: float) -> FlowResult:
         self._cache.put(external_id, result.token, result.refresh_at)
         REFRESHES.labels(outcome=result.outcome.value).inc()
         REFRESH_SECONDS.observe(time.perf_counter() - started)
-        return result.token
+        return result
 
     def _failed(self, external_id: str, exc: BaseException) -> None:
         if isinstance(exc, ReauthorizationRequired | ConnectionNotFound):
@@ -343,50 +342,6 @@ class ConnectionManager:
                 connection_id=effect.connection_id,
                 data={"reason": effect.reason},
             )
-
-    # -- token endpoint -------------------------------------------------------------------------
-    def _send_logged(self, request: TokenRequest) -> TokenResponse:
-        grant = request.form.get("grant_type", "?")
-        try:
-            response = self._tokens.send(request)
-        except TokenEndpointError as exc:
-            TOKEN_REQUESTS.labels(grant=grant, result=exc.code).inc()
-            raise
-        TOKEN_REQUESTS.labels(grant=grant, result="ok").inc()
-        return response
-
-    def _refresh_request(self, refresh_token: SecretStr) -> TokenRequest:
-        return refresh_token_request(
-            self.settings.token_endpoint,
-            self.settings.connect_credentials(),
-            refresh_token=refresh_token,
-        )
-
-    def _send_refresh(self, refresh_token: SecretStr) -> Any:
-        return self._send_logged(self._refresh_request(refresh_token))
-
-    async def _asend_refresh(self, refresh_token: SecretStr) -> Any:
-        return await self._asend_logged(self._refresh_request(refresh_token))
-
-    async def _asend_logged(self, request: TokenRequest) -> TokenResponse:
-        grant = request.form.get("grant_type", "?")
-        try:
-            response = await self._async_tokens().send(request)
-        except TokenEndpointError as exc:
-            TOKEN_REQUESTS.labels(grant=grant, result=exc.code).inc()
-            raise
-        TOKEN_REQUESTS.labels(grant=grant, result="ok").inc()
-        return response
-
-    def _async_tokens(self) -> AsyncTokenClient:
-        """One async HTTP client per event loop (httpx async clients belong to their loop)."""
-        key = asyncio.get_running_loop()
-        client = self._async_clients.get(key)
-        if client is None:
-            client = self._async_clients[key] = AsyncTokenClient(
-                self._make_async_http(), clock=self._clock
-            )
-        return client
 
     # -- connections ----------------------------------------------------------------------------
     def get_connection(self, external_id: str) -> Connection:
@@ -428,8 +383,8 @@ class ConnectionManager:
         if before is None:
             raise ConnectionNotFound(f"no connection for external id {external_id!r}")
         self._cache.evict(external_id)
-        if before.refresh_token is not None and self.settings.revocation_url:
-            self._revoke(before.refresh_token)
+        if before.refresh_token is not None:
+            self._endpoint.revoke_refresh_token(before.refresh_token)
         self._events.emit(
             EventType.DISCONNECTED,
             external_id=external_id,
@@ -438,59 +393,13 @@ class ConnectionManager:
         )
         return self.get_connection(external_id)
 
-    def _revoke(self, refresh_token: SecretStr) -> None:
-        assert self.settings.revocation_url is not None
-        request = revoke_request(
-            self.settings.revocation_url,
-            self.settings.connect_credentials(),
-            token=refresh_token,
-            token_type_hint="refresh_token",
-        )
-        try:
-            response = self._http.post(request.url, data=dict(request.form))
-            if response.status_code != httpx.codes.OK:
-                log.warning("revocation answered HTTP %d", response.status_code)
-        except httpx.HTTPError as exc:
-            # The local tokens are gone either way; an unrevoked grant dies on CD's side later.
-            log.warning("revocation failed: %s", type(exc).__name__)
-
     # -- client credentials ---------------------------------------------------------------------
     def client_token(self) -> AccessToken:
         """A client-credentials token for the integrator itself (cached, single flight)."""
-        token = self._client_cache.fresh("", self._clock())
-        if token is not None:
-            return token
-        with self._client_lock:
-            token = self._client_cache.fresh("", self._clock())
-            if token is not None:
-                return token
-            response = self._send_logged(self._client_request())
-            return self._cache_client_token(response)
+        return self._client_tokens.get()
 
     async def aclient_token(self) -> AccessToken:
-        token = self._client_cache.fresh("", self._clock())
-        if token is not None:
-            return token
-        async with self._alocks("\x00client"):
-            token = self._client_cache.fresh("", self._clock())
-            if token is not None:
-                return token
-            response = await self._asend_logged(self._client_request())
-            return self._cache_client_token(response)
-
-    def _client_request(self) -> TokenRequest:
-        return client_credentials_request(
-            self.settings.token_endpoint, self.settings.service_credentials()
-        )
-
-    def _cache_client_token(self, response: TokenResponse) -> AccessToken:
-        token = AccessToken(
-            access_token=response.access_token,
-            expires_at=response.expires_at,
-            scope=response.scope or (),
-        )
-        self._client_cache.put("", token, response.expires_at - self._policy.margin)
-        return token
+        return await self._client_tokens.aget()
 
     # -- keys -------------------------------------------------------------------------------------
     def reencrypt_all(
@@ -530,15 +439,9 @@ class ConnectionManager:
 
     def _rotate_claimed(self, row: ConnectionRow) -> FlowResult:
         """Rotate a connection this manager already holds the lease on (keep-alive)."""
-        started = time.perf_counter()
-        flow = keepalive_flow(row, clock=self._clock, policy=self._policy)
-        try:
-            result = run_sync(flow, self._effects, self._send_refresh, observe=self._observe)
-        except BaseException as exc:
-            self._failed(row.external_id, exc)
-            raise
-        self._succeeded(row.external_id, result, started)
-        return result
+        return self._drive(
+            row.external_id, keepalive_flow(row, clock=self._clock, policy=self._policy)
+        )
 
     # -- httpx integration --------------------------------------------------------------------
     def auth(self, external_id: str) -> CDConnectAuth:

@@ -74,6 +74,8 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        # No automatic slash redirects: every URL either is a route or is a plain 404.
+        redirect_slashes=False,
         lifespan=_lifespan(context, webhook_config, webhook_http, close_manager),
     )
     app.state.cdconnect = context
