@@ -370,6 +370,8 @@ def _verdict(
         "sandbox_refresh_reuse": counters.refresh_reuse,
         "rows_moved_by_exactly_one_generation": moved[1],
         "rows_moved_otherwise": sum(n for step, n in moved.items() if step != 1),
+        # The figures depend on what else the host runs: record its load next to them.
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
     }
     result["double_refreshes"] = max(0, result["sandbox_refresh_ok"] - len(before))
     result["ok"] = (
