@@ -26,7 +26,7 @@ from typing import Any
 
 from tests.chaos.logscan import KnownSecrets, scan_logs
 from tests.fixtures.sandbox import SANDBOX_TEST_REDIRECT_URIS
-from tests.manager.conftest import connect, settings_values
+from tests.manager.conftest import connect
 
 from bench.common import bench_settings, say, summary_ms, write_result
 from bench.compare.tokens import (
@@ -46,6 +46,7 @@ from bench.compare.workers import (
 )
 from cdconnect.manager import open_manager
 from cdconnect.sandbox import SandboxServer, default_config
+from cdconnect.testing import settings_values
 
 SPAWN = multiprocessing.get_context("spawn")
 HOUR = 3600.0

@@ -48,7 +48,6 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 from tests.fixtures.databases import DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV, libpq_url
-from tests.manager.conftest import OffsetClock, settings_values
 
 from bench.common import database, say, write_result
 from cdconnect.manager import open_manager, open_store
@@ -64,6 +63,7 @@ from cdconnect.oauth import (
 )
 from cdconnect.sandbox import BROKER_EMAIL, TEST_PASSWORD, SandboxControl, login
 from cdconnect.settings import DEFAULT_KEEPALIVE_INTERVAL, Settings, load_settings
+from cdconnect.testing import OffsetClock, settings_values
 from cdconnect.vault import KeyRing, NewTokens, SqlStore
 
 SPAWN = multiprocessing.get_context("spawn")

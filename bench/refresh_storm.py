@@ -18,12 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from tests.manager.conftest import OffsetClock, connect, settings_values
+from tests.manager.conftest import connect
 
 from bench.common import bench_settings, running_sandbox, say, summary_ms, write_result
 from cdconnect.manager import ConnectionManager, open_manager
 from cdconnect.sandbox import SandboxServer
 from cdconnect.settings import Settings, load_settings
+from cdconnect.testing import OffsetClock, settings_values
 
 SPAWN = multiprocessing.get_context("spawn")
 HOUR = 3600.0

@@ -9,14 +9,11 @@ closed early). Secrets are shown only abbreviated or as SHA-256 fingerprints.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
-import time
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -29,9 +26,9 @@ from cdconnect.sandbox import (
     CARRIER_EMAIL,
     SandboxServer,
     default_config,
-    login,
 )
-from cdconnect.settings import Settings, load_settings
+from cdconnect.settings import Settings
+from cdconnect.testing import OffsetClock, connect_test_customer, sandbox_settings
 from cdconnect.vault import KeyRing
 
 BROKER_ID = "acme-logistics"
@@ -50,19 +47,6 @@ class DemoStep:
     connections: tuple[Connection, ...] = ()
     #: The demo's own "now" (its clock runs ahead of real time after the expiry step).
     as_of: float | None = None
-
-
-@dataclass
-class DemoClock:
-    """Real time plus an offset, so the demo can let an hour pass in an instant."""
-
-    offset: float = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 @dataclass
@@ -85,39 +69,18 @@ def _event_line(event: Event) -> str:
     return f"event {event.type.value} ({event.external_id}{': ' + details if details else ''})"
 
 
-def fingerprint(secret: SecretStr | None) -> str:
-    """A short SHA-256 fingerprint: tells tokens apart without revealing them."""
-    if secret is None:
-        return "none"
-    return "sha256:" + hashlib.sha256(secret.get_secret_value().encode()).hexdigest()[:12]
-
-
 def abbreviate(secret: SecretStr, keep: int = 12) -> str:
     return secret.get_secret_value()[:keep] + "…"
 
 
 def demo_settings(sandbox: SandboxServer, workdir: Path) -> Settings:
-    """Settings for the sandbox and a vault in ``workdir``, immune to the caller's environment.
-
-    Every field is given explicitly: a ``CDCONNECT_TOKEN_URL`` (or any other setting) in the
-    environment or a ``.env`` file must never send the demo's requests somewhere else.
-    """
-    values: dict[str, Any] = {
-        name: info.default for name, info in Settings.model_fields.items() if not info.is_required()
-    }
-    env = sandbox.env()
-    values.update(
-        client_id=env["CDCONNECT_CLIENT_ID"],
-        client_secret=env["CDCONNECT_CLIENT_SECRET"],
-        service_client_id=env["CDCONNECT_SERVICE_CLIENT_ID"],
-        service_client_secret=env["CDCONNECT_SERVICE_CLIENT_SECRET"],
-        redirect_uri=env["CDCONNECT_REDIRECT_URI"],
-        issuer=sandbox.issuer,
-        ca_file=Path(sandbox.ca_file),
+    """Settings for the sandbox and a vault in ``workdir``, immune to the caller's environment
+    (a ``CDCONNECT_*`` variable must never send the demo's requests somewhere else)."""
+    return sandbox_settings(
+        sandbox,
         data_dir=workdir / "data",
         encryption_keys=KeyRing.generate("demo").export(),
     )
-    return load_settings(**values)
 
 
 def run_demo() -> Generator[DemoStep, None, None]:
@@ -133,7 +96,7 @@ def run_demo() -> Generator[DemoStep, None, None]:
             ),
         )
         settings = demo_settings(sandbox, workdir)
-        clock = DemoClock()
+        clock = OffsetClock()
         manager = stack.enter_context(open_manager(settings, clock=clock))
         events = EventLog()
         manager.on_event(events)
@@ -160,7 +123,7 @@ class _Tour:
     manager: ConnectionManager
     sandbox: SandboxServer
     settings: Settings
-    clock: DemoClock
+    clock: OffsetClock
     events: EventLog
 
     def connect_customers(self) -> Iterator[DemoStep]:
@@ -178,12 +141,7 @@ class _Tour:
             )
 
     def _connect(self, external_id: str, email: str) -> Connection:
-        start = self.manager.begin_connect(external_id)
-        account = self.sandbox.config.account(email)
-        assert account is not None, "the default sandbox config has both demo accounts"
-        with httpx.Client(verify=self.sandbox.client_ssl_context()) as http:
-            callback = login(http, start.authorize_url, email, account.password)
-        return self.manager.complete_connect(callback).connection
+        return connect_test_customer(self.manager, self.sandbox, external_id, email).connection
 
     def show_token(self) -> DemoStep:
         token = self.manager.access_token(BROKER_ID)
@@ -208,7 +166,7 @@ class _Tour:
         return f"searched the vault file and its WAL for the token: {verdict}"
 
     def expire_and_refresh(self) -> DemoStep:
-        before = self._row_refresh_token(BROKER_ID)
+        before = self.manager.get_connection(BROKER_ID).refresh_token_fingerprint
         expires_at = self.manager.access_token(BROKER_ID).expires_at
         jump = expires_at - self.clock() + 60
         self.clock.advance(jump)
@@ -220,17 +178,13 @@ class _Tour:
             (
                 f"access_token() refreshed once under a lease: generation "
                 f"{connection.generation - 1} → {connection.generation}",
-                f"refresh token rotated: {fingerprint(before)} → "
-                f"{fingerprint(self._row_refresh_token(BROKER_ID))} (the old one is now spent)",
+                f"refresh token rotated: {before} → "
+                f"{connection.refresh_token_fingerprint} (the old one is now spent)",
                 f"new access token {abbreviate(token.access_token)}",
                 f"sandbox token endpoint: {refreshes} successful refresh call(s)",
                 *self.events.drain(),
             ),
         )
-
-    def _row_refresh_token(self, external_id: str) -> SecretStr | None:
-        row = self.manager.store.get_connection(external_id)
-        return None if row is None else row.refresh_token
 
     def call_listings(self) -> DemoStep:
         verify = self.sandbox.client_ssl_context()

@@ -7,6 +7,7 @@ form body, an encrypted column).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,12 @@ Clock = Callable[[], float]
 def utc(ts: float) -> datetime:
     """Seconds since the epoch as an aware UTC datetime."""
     return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def fingerprint(secret: SecretStr) -> str:
+    """A short SHA-256 fingerprint: tells tokens apart (e.g. before/after a rotation) without
+    revealing anything usable about them."""
+    return "sha256:" + hashlib.sha256(secret.get_secret_value().encode()).hexdigest()[:12]
 
 
 def _frozen_mapping(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -126,6 +133,8 @@ class Connection:
     failure_count: int = 0
     last_error: str | None = None
     reauth_reason: str | None = None
+    #: ``fingerprint()`` of the current refresh token: shows rotations, reveals nothing.
+    refresh_token_fingerprint: str | None = None
     #: Unverified JWT claims of the last access token, as optional metadata (never identity).
     claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 

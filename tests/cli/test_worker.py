@@ -19,11 +19,12 @@ from cdconnect.errors import StoreError
 from cdconnect.manager import ConnectionManager, KeepAliveSummary, open_manager
 from cdconnect.sandbox import SandboxServer
 from cdconnect.settings import Settings
+from cdconnect.testing import OffsetClock
 from cdconnect.vault import KeyRing, SqlStore
 from cdconnect.vault.engine import open_database
 from tests.cli.conftest import SUBPROCESS_TIMEOUT, RunCli, RunSubprocess
 from tests.cli.test_app import closed_port
-from tests.manager.conftest import OffsetClock, connect
+from tests.manager.conftest import connect
 
 
 def summary(claimed: int) -> KeepAliveSummary:

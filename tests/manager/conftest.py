@@ -2,36 +2,38 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from cdconnect.manager import ConnectionManager, ConnectResult, open_manager
 from cdconnect.models import Event
-from cdconnect.sandbox import SandboxServer, login
-from cdconnect.settings import Settings, load_settings
+from cdconnect.sandbox import SandboxServer
+from cdconnect.settings import Settings
+from cdconnect.testing import (
+    OffsetClock,
+    connect_test_customer,
+    sandbox_settings,
+    settings_values,
+)
+
+# Re-exported for older imports; new code imports them from cdconnect.testing.
+__all__ = [
+    "BROKER",
+    "CARRIER",
+    "OffsetClock",
+    "Recorder",
+    "connect",
+    "settings_for",
+    "settings_values",
+]
 from cdconnect.vault.crypto import KeyRing
 
 BROKER = "broker@example.com"
 CARRIER = "carrier@example.com"
-
-
-@dataclass
-class OffsetClock:
-    """Real time plus an adjustable offset; picklable, so subprocesses can share the setting."""
-
-    offset: float = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 @dataclass
@@ -48,46 +50,21 @@ class Recorder:
 def settings_for(
     sandbox: SandboxServer, database_url: str, data_dir: Path, keys: str, **overrides: Any
 ) -> Settings:
-    env = sandbox.env()
-    values: dict[str, Any] = {
-        "client_id": env["CDCONNECT_CLIENT_ID"],
-        "client_secret": env["CDCONNECT_CLIENT_SECRET"],
-        "service_client_id": env["CDCONNECT_SERVICE_CLIENT_ID"],
-        "service_client_secret": env["CDCONNECT_SERVICE_CLIENT_SECRET"],
-        "redirect_uri": env["CDCONNECT_REDIRECT_URI"],
-        "issuer": sandbox.issuer,
-        "ca_file": Path(sandbox.ca_file),
-        "database_url": database_url,
-        "data_dir": data_dir,
-        "encryption_keys": keys,
-        "allowed_return_urls": "https://app.example.com/cd/",
-    }
-    values.update(overrides)
-    return load_settings(**values)
-
-
-def settings_values(settings: Settings) -> dict[str, Any]:
-    """Settings as plain values a spawned process can rebuild them from (``load_settings``)."""
-    values: dict[str, Any] = {}
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        if value is not None:
-            values[name] = value
-    return values
+    return sandbox_settings(
+        sandbox,
+        data_dir=data_dir,
+        database_url=database_url,
+        encryption_keys=keys,
+        allowed_return_urls="https://app.example.com/cd/",
+        **overrides,
+    )
 
 
 def connect(
     manager: ConnectionManager, sandbox: SandboxServer, external_id: str, email: str = BROKER
 ) -> ConnectResult:
     """Run the real authorize → login page → callback → exchange path."""
-    start = manager.begin_connect(external_id)
-    account = sandbox.config.account(email)
-    assert account is not None
-    with httpx.Client(verify=sandbox.client_ssl_context()) as http:
-        callback = login(http, start.authorize_url, email, account.password)
-    return manager.complete_connect(callback)
+    return connect_test_customer(manager, sandbox, external_id, email)
 
 
 @pytest.fixture

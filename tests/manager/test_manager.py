@@ -27,8 +27,9 @@ from cdconnect.models import ConnectionStatus
 from cdconnect.oauth import TokenClient, build_http_client, refresh_token_request
 from cdconnect.sandbox import SandboxServer, login
 from cdconnect.settings import Settings
+from cdconnect.testing import OffsetClock
 from cdconnect.vault.crypto import KeyRing
-from tests.manager.conftest import BROKER, CARRIER, OffsetClock, Recorder, connect
+from tests.manager.conftest import BROKER, CARRIER, Recorder, connect
 
 LISTINGS = "/marketplace/v2/listings"
 HOUR = 3600.0
@@ -69,8 +70,13 @@ def test_expiry_rotates_once_and_the_old_refresh_token_is_dead(
     before = manager.store.get_connection("acme")
     assert before is not None and before.refresh_token is not None
     old_token = manager.access_token("acme")
+    fingerprint_before = manager.get_connection("acme").refresh_token_fingerprint
     clock.advance(HOUR)
     new_token = manager.access_token("acme")
+    fingerprint_after = manager.get_connection("acme").refresh_token_fingerprint
+    assert fingerprint_before is not None and fingerprint_after is not None
+    assert fingerprint_before != fingerprint_after
+    assert before.refresh_token.get_secret_value() not in fingerprint_before
     assert new_token.access_token != old_token.access_token
     assert new_token.generation == (old_token.generation or 0) + 1
     assert manager.access_token("acme") is new_token

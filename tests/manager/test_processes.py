@@ -25,7 +25,8 @@ from cdconnect.manager import ConnectionManager, open_manager, open_store
 from cdconnect.models import ConnectionStatus
 from cdconnect.sandbox import SandboxServer
 from cdconnect.settings import Settings, load_settings
-from tests.manager.conftest import OffsetClock, connect, settings_for, settings_values
+from cdconnect.testing import OffsetClock, settings_values
+from tests.manager.conftest import connect, settings_for
 
 pytestmark = pytest.mark.slow
 

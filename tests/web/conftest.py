@@ -25,9 +25,10 @@ from fastapi.testclient import TestClient
 from cdconnect.manager import ConnectionManager, open_manager
 from cdconnect.sandbox import TEST_PASSWORD, SandboxServer, login
 from cdconnect.settings import Settings
+from cdconnect.testing import OffsetClock
 from cdconnect.vault.crypto import KeyRing
 from cdconnect.web import create_app
-from tests.manager.conftest import BROKER, OffsetClock, settings_for
+from tests.manager.conftest import BROKER, settings_for
 
 ADMIN_KEY = "admin-key-0123456789abcdef"
 OTHER_ADMIN_KEY = "second-admin-key-fedcba9876543210"

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from cdconnect.manager import ConnectionManager, open_manager
 from cdconnect.sandbox import CARRIER_EMAIL, SandboxServer
+from cdconnect.testing import OffsetClock
 from cdconnect.web import create_app
-from tests.manager.conftest import OffsetClock
 from tests.web.conftest import ADMIN, ADMIN_KEY, OTHER_ADMIN_KEY, ServiceDriver, web_settings_for
 
 LISTINGS = "/marketplace/v2/listings"

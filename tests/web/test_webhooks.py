@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from cdconnect.manager import ConnectionManager, open_manager
 from cdconnect.models import EventType
 from cdconnect.sandbox import SandboxServer
+from cdconnect.testing import OffsetClock
 from cdconnect.vault.api import OutboxEvent
 from cdconnect.web import create_app
 from cdconnect.webhooks import (
@@ -31,7 +32,6 @@ from cdconnect.webhooks import (
     signature_header,
     verify_signature,
 )
-from tests.manager.conftest import OffsetClock
 from tests.web.conftest import ADMIN, ServiceDriver, web_settings_for
 from tests.web.receiver import Delivery, Receiver, running_receiver
 

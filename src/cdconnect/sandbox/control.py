@@ -98,6 +98,9 @@ class SandboxControl:
         drop_after_commit: int = _UNSET,
         hang_after_commit: int = _UNSET,
         granted_scope: str | None = _UNSET,
+        hostile: str | None = _UNSET,
+        hostile_count: int = _UNSET,
+        hostile_commit: bool | None = _UNSET,
     ) -> dict[str, Any]:
         """Change only the switches given; returns all switches."""
         given = {
@@ -107,6 +110,9 @@ class SandboxControl:
             "drop_after_commit": drop_after_commit,
             "hang_after_commit": hang_after_commit,
             "granted_scope": granted_scope,
+            "hostile": hostile,
+            "hostile_count": hostile_count,
+            "hostile_commit": hostile_commit,
         }
         result: dict[str, Any] = self._call(
             "POST", "/faults", {k: v for k, v in given.items() if v is not _UNSET}

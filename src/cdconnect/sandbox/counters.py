@@ -24,7 +24,7 @@ class Counters:
 
     def token_call(self, grant_type: str, outcome: str) -> None:
         """Count one token-endpoint answer (``ok``, an OAuth error code, ``fault_5xx``,
-        ``dropped`` or ``hung``)."""
+        ``dropped``, ``hung`` or ``hostile``)."""
         self.token_calls[grant_type][outcome] += 1
 
     def as_json(self) -> dict[str, Any]:

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from cdconnect.sandbox.hostile import HOSTILE_KINDS
+
 
 @dataclass(frozen=True, slots=True)
 class Faults:
@@ -24,6 +26,14 @@ class Faults:
     #: When set, logins grant this space-delimited scope instead of the requested one (CD's
     #: documented example grants a different scope than it was asked for).
     granted_scope: str | None = None
+    #: A ``HostileKind`` name: how the next ``hostile_count`` refreshes and code exchanges are
+    #: answered instead of with their tokens (see ``hostile.py``).
+    hostile: str | None = None
+    #: How many hostile answers are left; each one used counts down.
+    hostile_count: int = 0
+    #: Commit the grant before the hostile answer (True) or answer before anything is consumed
+    #: (False); None follows the kind's documented default.
+    hostile_commit: bool | None = None
 
     def updated(self, changes: dict[str, Any]) -> Faults:
         """A copy with ``changes`` applied, after checking their ranges."""
@@ -44,6 +54,12 @@ class Faults:
             problems.append("drop_after_commit and hang_after_commit must be >= 0")
         if self.granted_scope is not None and not self.granted_scope.split():
             problems.append("granted_scope must name at least one scope")
+        if self.hostile is not None and self.hostile not in HOSTILE_KINDS:
+            problems.append(f"hostile must be one of: {', '.join(sorted(HOSTILE_KINDS))}")
+        if self.hostile_count < 0:
+            problems.append("hostile_count must be >= 0")
+        elif self.hostile_count > 0 and self.hostile is None:
+            problems.append("hostile_count needs a hostile kind")
         return problems
 
     def as_json(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 from cdconnect.sandbox.config import ClientRegistration, SandboxConfig
 from cdconnect.sandbox.counters import Counters
 from cdconnect.sandbox.faults import Faults
+from cdconnect.sandbox.hostile import HOSTILE_GRANT_TYPES, HostileKind, commits_first
 from cdconnect.sandbox.records import CodeRecord, GrantRecord, RefreshRecord
 from cdconnect.sandbox.signing import SigningKey
 
@@ -112,6 +113,22 @@ class SandboxState:
             )
             return "hang"
         return None
+
+    def claim_hostile_answer(self, grant_type: str, *, committed: bool) -> HostileKind | None:
+        """Take one hostile answer from the switches for a ``grant_type`` request, if one is
+        left and its kind answers at this stage: before the grant runs (``committed=False``) or
+        after it committed (``committed=True``)."""
+        with self.lock:
+            faults = self.faults
+            if faults.hostile is None or faults.hostile_count <= 0:
+                return None
+            kind = HostileKind(faults.hostile)
+            if grant_type not in HOSTILE_GRANT_TYPES:
+                return None
+            if commits_first(kind, faults.hostile_commit) != committed:
+                return None
+            self.faults = dataclasses.replace(faults, hostile_count=faults.hostile_count - 1)
+            return kind
 
     def hang_release(self) -> threading.Event:
         """The event that ends the hangs started from now on (set by reset and shutdown)."""

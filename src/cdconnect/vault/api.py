@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import SecretStr
 
-from cdconnect.models import Connection, ConnectionStatus, EventType
+from cdconnect.models import Connection, ConnectionStatus, EventType, fingerprint
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,9 @@ class ConnectionRow:
             failure_count=self.failure_count,
             last_error=self.last_error,
             reauth_reason=self.reauth_reason,
+            refresh_token_fingerprint=(
+                None if self.refresh_token is None else fingerprint(self.refresh_token)
+            ),
             claims=self.claims,
         )
 

@@ -10,9 +10,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from cdconnect.sandbox.hostile import HostileKind
 from cdconnect.sandbox.state import SandboxState
 
 PREFIX = "/_sandbox"
+#: Switches for which ``null`` is a value (off / the kind's default), not a mistake.
+_NULLABLE = frozenset({"granted_scope", "hostile", "hostile_commit"})
 
 
 class FaultsUpdate(BaseModel):
@@ -27,10 +30,17 @@ class FaultsUpdate(BaseModel):
     hang_after_commit: int | None = Field(default=None, ge=0)
     #: ``null`` switches the override off.
     granted_scope: str | None = None
+    #: ``null`` switches hostile answers off.
+    hostile: HostileKind | None = None
+    hostile_count: int | None = Field(default=None, ge=0)
+    #: ``null`` follows the kind's default.
+    hostile_commit: bool | None = None
 
     def changes(self) -> dict[str, Any]:
         changes = {name: getattr(self, name) for name in self.model_fields_set}
-        nulls = sorted(n for n, v in changes.items() if v is None and n != "granted_scope")
+        if changes.get("hostile") is not None:
+            changes["hostile"] = str(changes["hostile"])  # stored as plain text, like the JSON
+        nulls = sorted(n for n, v in changes.items() if v is None and n not in _NULLABLE)
         if nulls:
             raise HTTPException(422, f"these switches cannot be null: {', '.join(nulls)}")
         return changes

@@ -12,6 +12,7 @@ from cdconnect.sandbox.config import GRANT_TYPES
 from cdconnect.sandbox.counters import OTHER_GRANT
 from cdconnect.sandbox.forms import ParsedParams
 from cdconnect.sandbox.grants import GRANT_HANDLERS, revoke_token
+from cdconnect.sandbox.hostile import HostileKind, decoy_success_body, hostile_answer
 from cdconnect.sandbox.records import Issuance, TokenFailure
 from cdconnect.sandbox.routes.common import (
     NO_STORE,
@@ -62,9 +63,21 @@ async def _answer_token_request(state: SandboxState, request: Request) -> tuple[
     # A 5xx fault strikes before anything is read or consumed.
     if state.roll_for_5xx():
         return _fault_5xx(state.faults.error_with_body), "fault_5xx", grant_type
+    # So does a hostile answer whose kind does not commit first.
+    early = state.claim_hostile_answer(grant_type, committed=False)
+    if early is not None:
+        return _hostile(early, decoy_success_body()), "hostile", grant_type
     result = _run_grant(state, request, form)
     if isinstance(result, TokenFailure):
         return failure_response(result, request), result.error, grant_type
+    response, outcome = _answer_success(state, request, result, grant_type)
+    return response, outcome, grant_type
+
+
+def _answer_success(
+    state: SandboxState, request: Request, result: Issuance, grant_type: str
+) -> tuple[Response, str]:
+    """The answer to a grant that succeeded (and is committed): tokens, or a fault's answer."""
     body = token_response_body(
         result,
         key=state.signing_key,
@@ -72,10 +85,20 @@ async def _answer_token_request(state: SandboxState, request: Request) -> tuple[
         ttl=state.config.access_token_ttl,
     )
     if result.after_commit == "drop":
-        return DroppedResponse(), "dropped", grant_type
+        return DroppedResponse(), "dropped"
     if result.after_commit == "hang":
-        return DroppedResponse(), "hung", grant_type
-    return oauth_json(body), "ok", grant_type
+        return DroppedResponse(), "hung"
+    late = state.claim_hostile_answer(grant_type, committed=True)
+    if late is not None:
+        return _hostile(late, body), "hostile"
+    return oauth_json(body), "ok"
+
+
+def _hostile(kind: HostileKind, success_body: dict[str, object]) -> Response:
+    answer = hostile_answer(kind, success_body)
+    return Response(
+        answer.body, status_code=answer.status, media_type=answer.media_type, headers=NO_STORE
+    )
 
 
 def _run_grant(
