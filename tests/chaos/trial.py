@@ -20,8 +20,8 @@ from cdconnect.manager import ConnectionManager
 from cdconnect.sandbox import SandboxServer
 from cdconnect.settings import Settings
 from cdconnect.vault.api import ConnectionRow
-from tests.chaos.facts import ConnectionFacts, SandboxFacts, TrialFacts
-from tests.chaos.logscan import KnownSecrets, count_read_timeouts, scan_logs, sha256_hex
+from tests.chaos.facts import TrialFacts
+from tests.chaos.logscan import count_read_timeouts, scan_logs
 from tests.chaos.messages import (
     Closed,
     Command,
@@ -32,6 +32,7 @@ from tests.chaos.messages import (
     StormJob,
     StormReport,
 )
+from tests.chaos.observe import connection_facts, known_secrets, read_rows, sandbox_facts
 from tests.chaos.plan import FAULTS_OFF, SURVIVOR, Kill, KillAt, RefreshMode, TrialPlan
 from tests.chaos.pool import WarmPool, Worker, WorkerGone
 from tests.manager.conftest import connect, settings_values
@@ -50,8 +51,6 @@ READY_TIMEOUT = 60.0
 STORM_TIMEOUT = 90.0
 #: How long a lease-holder kill watches the rows for a lease before giving up on that kill.
 LEASE_WATCH_SECONDS = 3.0
-LISTINGS = "/marketplace/v2/listings"
-LISTINGS_ACCEPT = "application/vnd.coxauto.v2+json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,12 +204,7 @@ class Trial:
 
     # -- facts ------------------------------------------------------------------------------
     def _rows(self) -> dict[str, ConnectionRow]:
-        rows = {}
-        for external_id in self.external_ids:
-            row = self.env.host.store.get_connection(external_id)
-            assert row is not None, f"{external_id} vanished from the vault"
-            rows[external_id] = row
-        return rows
+        return read_rows(self.env.host, self.external_ids)
 
     def _facts(
         self, before: Mapping[str, ConnectionRow], resolutions: tuple[Resolution, ...]
@@ -219,98 +213,25 @@ class Trial:
         by_id = {r.external_id: r for r in resolutions}
         counters = self.env.sandbox.control.counters()
         connections = tuple(
-            self._connection_facts(before[e], after[e], counters.refreshes_by_grant, by_id[e])
+            connection_facts(
+                self.env.sandbox, self.env.http, (before[e], after[e]), counters, by_id[e]
+            )
             for e in self.external_ids
         )
         errors: Counter[str] = Counter()
         for report in self.reports:
             errors.update(report.errors)
+        snapshots = [before, *self.snapshots, after]
+        secrets = known_secrets(self.env.sandbox, self.env.settings, snapshots)
         return TrialFacts(
             plan=self.plan,
             connections=connections,
-            sandbox=SandboxFacts(
-                ok=counters.calls("refresh_token", "ok"),
-                dropped=counters.calls("refresh_token", "dropped"),
-                hung=counters.calls("refresh_token", "hung"),
-                invalid_grant=counters.calls("refresh_token", "invalid_grant"),
-                fault_5xx=counters.calls("refresh_token", "fault_5xx"),
-                reuse=counters.refresh_reuse,
-            ),
+            sandbox=sandbox_facts(counters),
             kills=self.kills,
             read_timeouts=count_read_timeouts(self.logs),
             worker_errors=dict(errors),
             unexpected=tuple(self.unexpected),
-            leaks=tuple(
-                scan_logs(self.logs, self._known_secrets([before, *self.snapshots, after]))
-            ),
-        )
-
-    def _connection_facts(
-        self,
-        before: ConnectionRow,
-        after: ConnectionRow,
-        rotations_by_grant: Mapping[str, int],
-        resolution: Resolution,
-    ) -> ConnectionFacts:
-        grant_id = str(before.claims.get("sid", ""))
-        assert grant_id, "the sandbox's access tokens carry the grant id in the sid claim"
-        return ConnectionFacts(
-            external_id=after.external_id,
-            generation_before=before.generation,
-            generation_after=after.generation,
-            rotations=rotations_by_grant.get(grant_id, 0),
-            status=after.status.value,
-            reason=after.reauth_reason,
-            chain_current=self._chain_current(grant_id, after),
-            resource_status=self._resource_status(after),
-            survivor=resolution,
-        )
-
-    def _chain_current(self, grant_id: str, row: ConnectionRow) -> bool:
-        """Would the sandbox accept the stored refresh token? (Asked without spending it.)"""
-        if row.refresh_token is None:
-            return False
-        presented = sha256_hex(row.refresh_token.get_secret_value())
-        state = self.env.sandbox.state
-        with state.lock:
-            grant = state.grants.get(grant_id)
-            record = state.refresh_tokens.get(presented)
-            return (
-                grant is not None
-                and grant.revoked_reason is None
-                and grant.current_refresh == presented
-                and record is not None
-                and not record.consumed
-            )
-
-    def _resource_status(self, row: ConnectionRow) -> int | None:
-        if row.status.value != "active" or row.access_token is None:
-            return None
-        response = self.env.http.get(
-            f"{self.env.sandbox.issuer}{LISTINGS}",
-            headers={
-                "Authorization": f"Bearer {row.access_token.get_secret_value()}",
-                "Accept": LISTINGS_ACCEPT,
-            },
-        )
-        return response.status_code
-
-    def _known_secrets(self, snapshots: Iterable[Mapping[str, ConnectionRow]]) -> KnownSecrets:
-        stored: set[str] = set()
-        for rows in snapshots:
-            for row in rows.values():
-                for secret in (row.access_token, row.refresh_token):
-                    if secret is not None:
-                        stored.add(secret.get_secret_value())
-        state = self.env.sandbox.state
-        with state.lock:
-            digests = set(state.refresh_tokens) | set(state.codes)
-        return KnownSecrets(
-            exact={
-                "a client secret": _client_secrets(self.env.settings),
-                "a token the vault held": stored,
-            },
-            issued_digests=digests,
+            leaks=tuple(scan_logs(self.logs, secrets)),
         )
 
 
@@ -320,10 +241,3 @@ def _owner_pid(owner: str | None) -> int | None:
         return None
     parts = owner.rsplit(":", 2)
     return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
-
-
-def _client_secrets(settings: Settings) -> set[str]:
-    secrets = {settings.client_secret.get_secret_value()}
-    if settings.service_client_secret is not None:
-        secrets.add(settings.service_client_secret.get_secret_value())
-    return secrets
