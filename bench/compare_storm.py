@@ -45,7 +45,7 @@ from bench.compare.workers import (
     run_worker,
 )
 from cdconnect.manager import open_manager
-from cdconnect.sandbox import SandboxServer, default_config
+from cdconnect.sandbox import CounterSnapshot, SandboxServer, default_config
 from cdconnect.testing import settings_values
 
 SPAWN = multiprocessing.get_context("spawn")
@@ -142,7 +142,7 @@ def run_with_token_file(sandbox: SandboxServer, library: str, k: int, tmp: Path)
 def outcome(
     sandbox: SandboxServer,
     results: list[WorkerResult],
-    counters: Any,
+    counters: CounterSnapshot,
     usable: str,
     held: list[str],
     tmp: Path,
