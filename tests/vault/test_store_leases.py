@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cdconnect.models import ConnectionStatus, EventType
 from cdconnect.vault import ConnectionRow, SqlStore
+from cdconnect.vault.leases import KEEPALIVE_FAILURE_BACKOFF
 from tests.vault.helpers import NOW, new_tokens, secret
 
 
@@ -222,3 +223,27 @@ def test_keepalive_skips_unrefreshable_rows_and_respects_the_limit(store: SqlSto
     )
     # Oldest first.
     assert sorted(row.external_id for row in claimed) == ["due-0", "due-1", "due-2"]
+
+
+def test_keepalive_backs_off_connections_whose_refreshes_keep_failing(store: SqlStore) -> None:
+    row = _connect(store, "flaky", now=NOW - 1000)
+    for failure in range(3):
+        assert store.try_acquire_lease(
+            row.id, generation=1, owner="w", until=NOW + 30, now=NOW - 100 + failure
+        )
+        store.record_failure(row.id, owner="w", error="temporarily_unavailable", now=NOW)
+
+    def claim(at: float) -> list[str]:
+        claimed = store.claim_due_for_keepalive(
+            owner="k",
+            lease_until=at + 30,
+            refreshed_before=at - 500,
+            access_expiring_before=None,
+            limit=10,
+            now=at,
+        )
+        return [r.external_id for r in claimed]
+
+    # Three failures in a row: not before three backoff steps after the last one.
+    assert claim(NOW + 3 * KEEPALIVE_FAILURE_BACKOFF - 1) == []
+    assert claim(NOW + 3 * KEEPALIVE_FAILURE_BACKOFF) == ["flaky"]

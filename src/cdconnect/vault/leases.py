@@ -25,6 +25,11 @@ from cdconnect.vault.rows import (
 from cdconnect.vault.schema import connections, keepalive_anchor
 
 _c = connections.c
+
+#: Keep-alive backs off a connection whose refreshes keep failing (transiently: dead grants leave
+#: ``active`` at once): after n failures in a row it is retried no sooner than n minutes after
+#: the last one, so a struggling connection cannot crowd out the healthy ones every cycle.
+KEEPALIVE_FAILURE_BACKOFF = 60.0
 _ACTIVE = ConnectionStatus.ACTIVE.value
 
 
@@ -180,9 +185,19 @@ def claim_due_for_keepalive(
     due = keepalive_anchor < refreshed_before
     if access_expiring_before is not None:
         due = or_(due, _c.access_expires_at < access_expiring_before)
+    backed_off = or_(
+        _c.failure_count == 0,
+        _c.updated_at + _c.failure_count * KEEPALIVE_FAILURE_BACKOFF <= now,
+    )
     pick = (
         select(_c.id)
-        .where(_c.status == _ACTIVE, _c.refresh_token.is_not(None), _lease_is_free(now), due)
+        .where(
+            _c.status == _ACTIVE,
+            _c.refresh_token.is_not(None),
+            _lease_is_free(now),
+            due,
+            backed_off,
+        )
         .order_by(keepalive_anchor, _c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
