@@ -87,10 +87,9 @@ def _context(spec: WorkerSpec) -> ssl.SSLContext:
 
 def prepare_cdconnect(spec: WorkerSpec) -> tuple[Call, Close]:
     """The documented pattern: one manager per process, its ``httpx.Auth`` on a client."""
-    from tests.manager.conftest import OffsetClock
-
     from cdconnect.manager import open_manager
     from cdconnect.settings import load_settings
+    from cdconnect.testing import OffsetClock
 
     manager = open_manager(load_settings(**spec.settings), clock=OffsetClock(spec.clock_offset))
     http = httpx.Client(auth=manager.auth(EXTERNAL_ID), verify=_context(spec))

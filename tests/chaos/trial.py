@@ -19,6 +19,7 @@ import httpx
 from cdconnect.manager import ConnectionManager
 from cdconnect.sandbox import SandboxServer
 from cdconnect.settings import Settings
+from cdconnect.testing import settings_values
 from cdconnect.vault.api import ConnectionRow
 from tests.chaos.facts import TrialFacts
 from tests.chaos.logscan import count_read_timeouts, scan_logs
@@ -35,7 +36,7 @@ from tests.chaos.messages import (
 from tests.chaos.observe import connection_facts, known_secrets, read_rows, sandbox_facts
 from tests.chaos.plan import FAULTS_OFF, SURVIVOR, Kill, KillAt, RefreshMode, TrialPlan
 from tests.chaos.pool import WarmPool, Worker, WorkerGone
-from tests.manager.conftest import connect, settings_values
+from tests.manager.conftest import connect
 
 HOUR = 3600.0
 #: Settings overrides for trials. The lease must be ≥ 2 × (connect + read) timeouts; short ones

@@ -20,6 +20,7 @@ from typing import Any
 from cdconnect.errors import CDConnectError, ReauthorizationRequired
 from cdconnect.manager import ConnectionManager, open_manager
 from cdconnect.settings import load_settings
+from cdconnect.testing import OffsetClock
 from tests.chaos.messages import (
     Closed,
     Command,
@@ -32,7 +33,6 @@ from tests.chaos.messages import (
     Warm,
 )
 from tests.chaos.plan import RefreshMode
-from tests.manager.conftest import OffsetClock
 
 LOG_FORMAT = "%(asctime)s %(process)d %(threadName)s %(name)s %(levelname)s %(message)s"
 
