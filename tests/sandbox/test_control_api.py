@@ -25,6 +25,9 @@ FAULTS_OFF = {
     "drop_after_commit": 0,
     "hang_after_commit": 0,
     "granted_scope": None,
+    "hostile": None,
+    "hostile_count": 0,
+    "hostile_commit": None,
 }
 
 

@@ -56,6 +56,9 @@ def test_set_faults_changes_only_what_is_given(sandbox: SandboxServer) -> None:
         "drop_after_commit": 2,
         "hang_after_commit": 0,
         "granted_scope": "marketplace",
+        "hostile": None,
+        "hostile_count": 0,
+        "hostile_commit": None,
     }
     assert control.faults() == result
     assert control.set_faults(granted_scope=None)["granted_scope"] is None

@@ -1,0 +1,1 @@
+"""Adversarial tests: hostile servers, hostile callers, and secret hygiene across every flow."""
