@@ -9,10 +9,10 @@ import httpx
 from fastapi.testclient import TestClient
 
 from cdconnect.manager import ConnectionManager, ConnectResult
-from cdconnect.sandbox import SandboxServer
+from cdconnect.sandbox import BROKER_EMAIL, SandboxServer
 from cdconnect.settings import Settings
+from cdconnect.testing import OffsetClock, connect_test_customer
 from cdconnect.vault.api import ConnectionRow
-from tests.manager.conftest import OffsetClock, connect
 from tests.web.conftest import ADMIN, ServiceDriver
 
 #: Three base64url segments, the first two JSON objects: every access token the sandbox issues.
@@ -49,7 +49,7 @@ class Service:
 
     def connect_library(self, external_id: str) -> ConnectResult:
         """Connect through the library: begin → sandbox login → complete."""
-        return connect(self.manager, self.sandbox, external_id)
+        return connect_test_customer(self.manager, self.sandbox, external_id, BROKER_EMAIL)
 
     def row(self, external_id: str) -> ConnectionRow:
         row = self.manager.store.get_connection(external_id)
