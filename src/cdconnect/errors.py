@@ -82,6 +82,16 @@ class IssuerMismatch(CallbackError):
     code = "issuer_mismatch"
 
 
+class BrowserMismatch(CallbackError):
+    """The callback arrived in another browser than the one that opened the connect link.
+
+    Raised only for pending authorizations bound to a browser (the service's connect links);
+    the pending authorization is spent all the same and nothing is exchanged or stored.
+    """
+
+    code = "browser_mismatch"
+
+
 class ReturnUrlNotAllowed(CDConnectError):
     """A return URL is not on the configured allow-list (no open redirects)."""
 

@@ -50,13 +50,10 @@ class Recorder:
 def settings_for(
     sandbox: SandboxServer, database_url: str, data_dir: Path, keys: str, **overrides: Any
 ) -> Settings:
+    # Callers (the service tests) may override the allow-list.
+    values: dict[str, Any] = {"allowed_return_urls": "https://app.example.com/cd/", **overrides}
     return sandbox_settings(
-        sandbox,
-        data_dir=data_dir,
-        database_url=database_url,
-        encryption_keys=keys,
-        allowed_return_urls="https://app.example.com/cd/",
-        **overrides,
+        sandbox, data_dir=data_dir, database_url=database_url, encryption_keys=keys, **values
     )
 
 

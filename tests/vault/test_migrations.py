@@ -10,7 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from cdconnect.errors import StoreError
 from cdconnect.vault import KeyRing, SqlStore
@@ -151,3 +151,54 @@ def test_upgrade_from_the_first_revision_keeps_pending_rows(
         assert consumed is not None and consumed.id == "p1"
     finally:
         store.close()
+
+
+def _pending_columns(database_url: str) -> set[str]:
+    with raw_connection(database_url) as conn:
+        return {column["name"] for column in inspect(conn).get_columns("pending_authorizations")}
+
+
+def test_upgrade_from_0002_adds_an_empty_browser_binding(
+    database_url: str, keyring: KeyRing
+) -> None:
+    database = open_database(database_url)
+    try:
+        with database.writer.begin() as conn:
+            command.upgrade(alembic_config(conn), "0002")
+            # A connect link opened before the upgrade: it stays unbound, finished as before.
+            conn.execute(
+                text(
+                    "INSERT INTO pending_authorizations (id, state_hash, external_id, "
+                    "redirect_uri, scope, issuer, created_at, expires_at, link_hash, "
+                    "link_opened_at) VALUES ('p2', :hash, 'cust-2', 'https://v/cb', '', "
+                    "'https://i', :now, :later, :link, :now)"
+                ),
+                {
+                    "hash": hashlib.sha256(b"state-0002").hexdigest(),
+                    "link": hashlib.sha256(b"link-0002").hexdigest(),
+                    "now": NOW,
+                    "later": NOW + 60,
+                },
+            )
+    finally:
+        database.dispose()
+    assert _recorded_revisions(database_url) == ["0002"]
+    assert "browser_binding_hash" not in _pending_columns(database_url)
+    store = SqlStore.open(database_url, keyring)
+    try:
+        assert store.schema_status().current == head_revision() == "0003"
+        consumed = store.consume_pending(SecretStr("state-0002"), now=NOW)
+        assert consumed is not None and consumed.id == "p2"
+        assert consumed.browser_binding_hash is None
+    finally:
+        store.close()
+    assert "browser_binding_hash" in _pending_columns(database_url)
+
+
+def test_0003_downgrades_to_0002_and_upgrades_again(store: SqlStore, database_url: str) -> None:
+    with raw_connection(database_url) as conn:
+        command.downgrade(alembic_config(conn), "0002")
+    assert _recorded_revisions(database_url) == ["0002"]
+    assert "browser_binding_hash" not in _pending_columns(database_url)
+    assert store.upgrade_schema().up_to_date
+    assert "browser_binding_hash" in _pending_columns(database_url)

@@ -212,9 +212,10 @@ def test_full_reencryption_lets_the_old_key_go_for_pending_rows_too(
         rotating.close()
     new_only = SqlStore.open(database_url, KeyRing.parse(both.export().split(",")[0]))
     try:
-        assert secret(new_only.open_connect_link(SecretStr("link-1"), now=NOW)) == (
-            "https://x/authorize"
+        opened = new_only.open_connect_link(
+            SecretStr("link-1"), browser_secret=SecretStr("browser-1"), now=NOW
         )
+        assert opened is not None and secret(opened.authorize_url) == "https://x/authorize"
         consumed = new_only.consume_pending(SecretStr("state-1"), now=NOW)
         assert consumed is not None and secret(consumed.code_verifier) == "verifier-1"
     finally:

@@ -8,7 +8,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from cdconnect.models import EventType
-from cdconnect.vault import PendingAuthorization, SqlStore
+from cdconnect.vault import OpenedLink, PendingAuthorization, SqlStore
+from cdconnect.vault.api import secret_hash
 from cdconnect.vault.schema import outbox_events, pending_authorizations
 from tests.vault.helpers import NOW, SCOPE, new_tokens, raw_connection, secret
 
@@ -134,6 +135,7 @@ def test_delivered_event_is_final(store: SqlStore, database_url: str) -> None:
 
 LINK = "link-0123456789abcdef-recognisable"
 AUTHORIZE_URL = "https://id.centraldispatch.com/connect/authorize?state=" + STATE
+BROWSER = "browser-0123456789abcdef-recognisable"
 
 
 def _attach(store: SqlStore, pending: PendingAuthorization, link: str = LINK) -> None:
@@ -142,34 +144,69 @@ def _attach(store: SqlStore, pending: PendingAuthorization, link: str = LINK) ->
     )
 
 
+def _open(
+    store: SqlStore, link: str = LINK, *, now: float, browser: str = BROWSER
+) -> OpenedLink | None:
+    return store.open_connect_link(SecretStr(link), browser_secret=SecretStr(browser), now=now)
+
+
 def test_connect_link_opens_once(store: SqlStore) -> None:
     _attach(store, _create(store))
-    opened = store.open_connect_link(SecretStr(LINK), now=NOW + 1)
-    assert secret(opened) == AUTHORIZE_URL
-    assert store.open_connect_link(SecretStr(LINK), now=NOW + 2) is None
+    opened = _open(store, now=NOW + 1)
+    assert opened is not None
+    assert secret(opened.authorize_url) == AUTHORIZE_URL
+    assert opened.expires_at == NOW + 600
+    assert _open(store, now=NOW + 2, browser="another-browser") is None
     # Opening the link does not consume the authorization itself.
     assert store.consume_pending(SecretStr(STATE), now=NOW + 3) is not None
 
 
+def test_opening_binds_the_pending_authorization_to_the_browser(store: SqlStore) -> None:
+    _attach(store, _create(store))
+    _open(store, now=NOW + 1)
+    consumed = store.consume_pending(SecretStr(STATE), now=NOW + 2)
+    assert consumed is not None
+    assert consumed.browser_binding_hash == hashlib.sha256(BROWSER.encode()).hexdigest()
+    assert consumed.browser_binding_hash == secret_hash(SecretStr(BROWSER))
+
+
+def test_a_second_open_does_not_rebind(store: SqlStore) -> None:
+    _attach(store, _create(store))
+    _open(store, now=NOW + 1)
+    assert _open(store, now=NOW + 2, browser="another-browser") is None
+    consumed = store.consume_pending(SecretStr(STATE), now=NOW + 3)
+    assert consumed is not None
+    assert consumed.browser_binding_hash == secret_hash(SecretStr(BROWSER))
+
+
+def test_pending_without_an_opened_link_is_not_bound(store: SqlStore) -> None:
+    _attach(store, _create(store))
+    consumed = store.consume_pending(SecretStr(STATE), now=NOW + 1)
+    assert consumed is not None and consumed.browser_binding_hash is None
+
+
 def test_connect_link_unknown_expired_or_used(store: SqlStore) -> None:
-    assert store.open_connect_link(SecretStr("nothing"), now=NOW) is None
+    assert _open(store, "nothing", now=NOW) is None
     _attach(store, _create(store, ttl=60))
-    assert store.open_connect_link(SecretStr(LINK), now=NOW + 60) is None
+    assert _open(store, now=NOW + 60) is None
     _attach(store, _create(store, "state-2", now=NOW), "link-2")
     assert store.consume_pending(SecretStr("state-2"), now=NOW) is not None
-    assert store.open_connect_link(SecretStr("link-2"), now=NOW) is None
+    assert _open(store, "link-2", now=NOW) is None
     # A link for a pending row that is gone is simply never openable.
     store.attach_connect_link("no-such-id", link=SecretStr("x"), authorize_url=SecretStr("y"))
-    assert store.open_connect_link(SecretStr("x"), now=NOW) is None
+    assert _open(store, "x", now=NOW) is None
 
 
 def test_connect_link_is_hashed_and_url_encrypted(store: SqlStore, database_url: str) -> None:
     _attach(store, _create(store))
+    _open(store, now=NOW + 1)
     with raw_connection(database_url) as conn:
         row = conn.execute(select(pending_authorizations)).one()
     assert row.link_hash == hashlib.sha256(LINK.encode()).hexdigest()
+    assert row.browser_binding_hash == hashlib.sha256(BROWSER.encode()).hexdigest()
     assert isinstance(row.authorize_url, bytes)
     raw = b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row if v is not None)
     assert LINK.encode() not in raw
     assert STATE.encode() not in raw
+    assert BROWSER.encode() not in raw
     assert b"connect/authorize" not in raw

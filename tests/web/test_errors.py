@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from cdconnect.errors import (
     AccessDenied,
+    BrowserMismatch,
     CDConnectError,
     ConfigurationError,
     ConnectionDisconnected,
@@ -44,6 +45,7 @@ from cdconnect.web.errors import library_error_response, status_for
         (StateMismatch("x"), 400),
         (IssuerMismatch("x"), 400),
         (AccessDenied(), 403),
+        (BrowserMismatch("x"), 403),
         (InvalidClient(), 502),
         (UnauthorizedClient(), 502),
         (InvalidGrant(), 502),

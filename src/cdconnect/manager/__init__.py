@@ -1,7 +1,7 @@
 """The manager: the only layer that combines the protocol and the vault."""
 
 from cdconnect.manager.auth import CDConnectAuth
-from cdconnect.manager.connect import ConnectResult, ConnectSession, ConnectStart
+from cdconnect.manager.connect import ConnectResult, ConnectSession, ConnectStart, OpenedConnect
 from cdconnect.manager.core import ConnectionManager
 from cdconnect.manager.factory import keyring_from_settings, open_manager, open_store
 from cdconnect.manager.keepalive import KeepAliveSummary
@@ -13,6 +13,7 @@ __all__ = [
     "ConnectStart",
     "ConnectionManager",
     "KeepAliveSummary",
+    "OpenedConnect",
     "keyring_from_settings",
     "open_manager",
     "open_store",

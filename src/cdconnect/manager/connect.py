@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from cdconnect.errors import StateMismatch
+from cdconnect.errors import BrowserMismatch, StateMismatch
 from cdconnect.manager.inputs import check_external_id, check_return_url, parse_allow_list
 from cdconnect.models import Clock, Connection, ConnectionStatus, TokenResponse
 from cdconnect.oauth import (
@@ -22,7 +23,13 @@ from cdconnect.oauth import (
     validate_callback,
 )
 from cdconnect.settings import Settings
-from cdconnect.vault.api import ConnectionRow, ConnectionStore, NewTokens
+from cdconnect.vault.api import (
+    ConnectionRow,
+    ConnectionStore,
+    NewTokens,
+    PendingAuthorization,
+    secret_hash,
+)
 
 log = logging.getLogger("cdconnect.connect")
 
@@ -64,6 +71,44 @@ class ConnectSession:
 
     def __repr__(self) -> str:
         return f"ConnectSession(external_id={self.external_id!r}, expires_at={self.expires_at})"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedConnect:
+    """An opened connect link: where to send the browser, and the secret that browser must keep.
+
+    The service hands ``browser_secret`` to the browser (a cookie) and passes it back to
+    ``complete_connect``: only the browser that opened the link can finish the connect.
+    """
+
+    authorize_url: str
+    browser_secret: SecretStr
+    #: Seconds until the pending authorization expires (what the secret is good for).
+    expires_in: float
+
+    def __repr__(self) -> str:
+        # The authorize URL carries the state: keep it out of logs and tracebacks.
+        return f"OpenedConnect(expires_in={self.expires_in})"
+
+
+def check_browser(pending: PendingAuthorization, browser_secret: str | None) -> None:
+    """Refuse a bound authorization unless ``browser_secret`` is the one it was bound to."""
+    expected = pending.browser_binding_hash
+    if expected is None:
+        return  # begin_connect: the library user binds the browser in their own app
+    # Hashes of equal length, compared in constant time: timing says nothing about the secret.
+    matches = browser_secret is not None and hmac.compare_digest(
+        secret_hash(SecretStr(browser_secret)), expected
+    )
+    if not matches:
+        log.warning(
+            "connect of %r refused: finished in another browser than the one that opened its link",
+            pending.external_id,
+        )
+        raise BrowserMismatch(
+            "this sign-in was started in another browser: open the connect link again from the "
+            "same browser"
+        )
 
 
 def query_of(callback: str) -> str:
@@ -138,20 +183,31 @@ class ConnectFlow:
         )
         return ConnectSession(link, external_id, start.expires_at)
 
-    def open_session(self, link: str) -> str:
-        """The authorize URL behind a connect link; the link is spent by opening it."""
-        url = self._store.open_connect_link(SecretStr(link), now=self._clock())
-        if url is None:
+    def open_session(self, link: str) -> OpenedConnect:
+        """Spend a connect link and bind its authorization to a new secret for this browser."""
+        browser_secret = SecretStr(secrets.token_urlsafe(32))
+        now = self._clock()
+        opened = self._store.open_connect_link(
+            SecretStr(link), browser_secret=browser_secret, now=now
+        )
+        if opened is None:
             raise StateMismatch("this connect link is unknown, expired or already used")
-        return url.get_secret_value()
+        return OpenedConnect(
+            opened.authorize_url.get_secret_value(), browser_secret, opened.expires_at - now
+        )
 
-    def complete(self, callback: str) -> tuple[ConnectResult, ConnectionRow, TokenResponse]:
+    def complete(
+        self, callback: str, *, browser_secret: str | None = None
+    ) -> tuple[ConnectResult, ConnectionRow, TokenResponse]:
         params = parse_callback(query_of(callback))
         # The pending record is found by a hash of the state and consumed at once: a replayed,
         # forged or expired state finds nothing, and nothing is stored.
         pending = self._store.consume_pending(params.state, now=self._clock())
         if pending is None:
             raise StateMismatch("unknown, expired or already used state: start the connect again")
+        # Checked after consuming: a callback from the wrong browser spends the authorization,
+        # so its code can never be finished anywhere (not even by the right browser later).
+        check_browser(pending, browser_secret)
         # The hash lookup above already matched the state; validate_callback still compares it
         # (constant time) and checks iss and error responses.
         validated = validate_callback(

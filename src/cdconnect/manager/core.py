@@ -23,7 +23,13 @@ from cdconnect.errors import (
 from cdconnect.manager.auth import CDConnectAuth
 from cdconnect.manager.cache import AsyncKeyedLocks, KeyedLocks, TokenCache
 from cdconnect.manager.client_tokens import ClientTokens
-from cdconnect.manager.connect import ConnectFlow, ConnectResult, ConnectSession, ConnectStart
+from cdconnect.manager.connect import (
+    ConnectFlow,
+    ConnectResult,
+    ConnectSession,
+    ConnectStart,
+    OpenedConnect,
+)
 from cdconnect.manager.drivers import StoreEffects, run_async, run_sync
 from cdconnect.manager.effects import Effect, MarkReauth, Sleep, StoreRotation
 from cdconnect.manager.endpoint import TokenEndpoint
@@ -167,13 +173,24 @@ class ConnectionManager:
         """A single-use, short-lived connect link id (the service's ``/connect/{link}``)."""
         return self._connect.begin_session(external_id, return_url=return_url, scope=scope)
 
-    def open_connect_session(self, link: str) -> str:
-        """Spend a connect link; returns the CD authorize URL to redirect the browser to."""
+    def open_connect_session(self, link: str) -> OpenedConnect:
+        """Spend a connect link, binding its pending authorization to the opening browser.
+
+        Redirect the browser to ``authorize_url`` and give it ``browser_secret`` (the service
+        sets a cookie); ``complete_connect`` requires that secret back.
+        """
         return self._connect.open_session(link)
 
-    def complete_connect(self, callback: str) -> ConnectResult:
-        """Finish a connect from the callback URL (or its query string) CD redirected to."""
-        result, row, _ = self._connect.complete(callback)
+    def complete_connect(
+        self, callback: str, *, browser_secret: str | None = None
+    ) -> ConnectResult:
+        """Finish a connect from the callback URL (or its query string) CD redirected to.
+
+        ``browser_secret``: what ``open_connect_session`` gave the browser. Required (and
+        compared) when the connect was started from a connect link; ``BrowserMismatch`` when
+        missing or different. Connects from ``begin_connect`` are not bound and ignore it.
+        """
+        result, row, _ = self._connect.complete(callback, browser_secret=browser_secret)
         token = AccessToken(
             access_token=row.access_token or SecretStr(""),
             expires_at=row.access_expires_at or 0.0,

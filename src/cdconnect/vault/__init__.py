@@ -5,6 +5,7 @@ from cdconnect.vault.api import (
     ConnectionRow,
     ConnectionStore,
     NewTokens,
+    OpenedLink,
     OutboxEvent,
     PendingAuthorization,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "ConnectionStore",
     "KeyRing",
     "NewTokens",
+    "OpenedLink",
     "OutboxEvent",
     "PendingAuthorization",
     "SchemaStatus",

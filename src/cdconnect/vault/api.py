@@ -9,6 +9,7 @@ Times are seconds since the epoch (floats) taken from the caller's clock, so tes
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -17,6 +18,11 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from cdconnect.models import Connection, ConnectionStatus, EventType, fingerprint
+
+
+def secret_hash(value: SecretStr) -> str:
+    """SHA-256 (hex): what the store keeps of a state, a link id or a browser secret."""
+    return hashlib.sha256(value.get_secret_value().encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,18 @@ class PendingAuthorization:
     code_verifier: SecretStr | None
     return_url: str | None
     created_at: float
+    expires_at: float
+    #: ``secret_hash`` of the browser secret given when its connect link was opened; None for
+    #: authorizations not bound to a browser (``begin_connect``, or a link never opened).
+    browser_binding_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedLink:
+    """A connect link just opened: where to send the browser, and until when that works."""
+
+    authorize_url: SecretStr
+    #: When the pending authorization behind the link expires.
     expires_at: float
 
 
@@ -231,8 +249,15 @@ class ConnectionStore(Protocol):
         URL (stored encrypted: it carries the state). Used by the service's connect sessions."""
         ...
 
-    def open_connect_link(self, link: SecretStr, *, now: float) -> SecretStr | None:
-        """Mark the link opened and return its authorize URL; None if unknown/expired/opened."""
+    def open_connect_link(
+        self, link: SecretStr, *, browser_secret: SecretStr, now: float
+    ) -> OpenedLink | None:
+        """Mark the link opened and bind its pending authorization to the opening browser.
+
+        In one statement: records when it was opened and ``secret_hash(browser_secret)`` (never
+        the secret), which ``consume_pending`` hands back as ``browser_binding_hash``. None if
+        the link is unknown, expired, already opened or its authorization used.
+        """
         ...
 
     # -- outbox -------------------------------------------------------------------------------

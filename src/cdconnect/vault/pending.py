@@ -3,19 +3,19 @@
 Only a SHA-256 of ``state`` is stored, so a leaked database cannot be used to forge a callback;
 the PKCE verifier is encrypted with the pending row's id as associated data. Looking the hash up
 through a unique index is safe without a constant-time compare: the hash of a random state
-reveals nothing usable about the state.
+reveals nothing usable about the state. The browser secret of a connect link is kept the same
+way (a hash only); comparing it is the manager's business.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from pydantic import SecretStr
 from sqlalchemy import delete, insert, update
 from sqlalchemy.engine import Connection
 
-from cdconnect.vault.api import PendingAuthorization
+from cdconnect.vault.api import OpenedLink, PendingAuthorization, secret_hash
 from cdconnect.vault.crypto import KeyRing
 from cdconnect.vault.rows import (
     AUTHORIZE_URL,
@@ -28,11 +28,6 @@ from cdconnect.vault.rows import (
 from cdconnect.vault.schema import pending_authorizations
 
 _p = pending_authorizations.c
-
-
-def secret_hash(value: SecretStr) -> str:
-    """SHA-256 (hex) of a state or link id: what the database keeps instead of the value."""
-    return hashlib.sha256(value.get_secret_value().encode()).hexdigest()
 
 
 def create(
@@ -110,8 +105,14 @@ def attach_link(
     )
 
 
-def open_link(conn: Connection, ring: KeyRing, link: SecretStr, *, now: float) -> SecretStr | None:
-    """Spend the link and return its authorize URL; None if unknown, expired, opened or used."""
+def open_link(
+    conn: Connection, ring: KeyRing, link: SecretStr, *, browser_secret: SecretStr, now: float
+) -> OpenedLink | None:
+    """Spend the link, bind the authorization to the browser's secret (hashed), return the URL.
+
+    One conditional UPDATE: the link is spent and bound together, so two browsers racing for
+    one link cannot both be bound. None if unknown, expired, opened or used.
+    """
     row = conn.execute(
         update(pending_authorizations)
         .where(
@@ -120,9 +121,11 @@ def open_link(conn: Connection, ring: KeyRing, link: SecretStr, *, now: float) -
             _p.used_at.is_(None),
             _p.expires_at > now,
         )
-        .values(link_opened_at=now)
-        .returning(_p.id, _p.authorize_url)
+        .values(link_opened_at=now, browser_binding_hash=secret_hash(browser_secret))
+        .returning(_p.id, _p.authorize_url, _p.expires_at)
     ).first()
     if row is None:
         return None
-    return unseal(ring, row.authorize_url, record_id=row.id, field=AUTHORIZE_URL)
+    url = unseal(ring, row.authorize_url, record_id=row.id, field=AUTHORIZE_URL)
+    # attach_link seals a URL with every link hash: a missing one is treated as an unusable link.
+    return None if url is None else OpenedLink(url, expires_at=float(row.expires_at))

@@ -118,6 +118,7 @@ def pending_authorization(ring: KeyRing, row: Row[Any]) -> PendingAuthorization:
         return_url=row.return_url,
         created_at=float(row.created_at),
         expires_at=float(row.expires_at),
+        browser_binding_hash=row.browser_binding_hash,
     )
 
 

@@ -78,6 +78,9 @@ pending_authorizations = Table(
     Column("link_hash", String(64)),
     Column("authorize_url", LargeBinary),
     Column("link_opened_at", Double),
+    # Browser binding (revision 0003): SHA-256 (hex) of the secret given to the browser that
+    # opened the connect link; the callback must present it.
+    Column("browser_binding_hash", String(64)),
     UniqueConstraint("state_hash", name="uq_pending_authorizations_state_hash"),
 )
 

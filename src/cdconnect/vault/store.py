@@ -23,6 +23,7 @@ from cdconnect.vault.api import (
     ConnectionPage,
     ConnectionRow,
     NewTokens,
+    OpenedLink,
     OutboxEvent,
     PendingAuthorization,
 )
@@ -211,9 +212,11 @@ class SqlStore:
                 conn, self._ring, pending_id, link=link, authorize_url=authorize_url
             )
 
-    def open_connect_link(self, link: SecretStr, *, now: float) -> SecretStr | None:
+    def open_connect_link(
+        self, link: SecretStr, *, browser_secret: SecretStr, now: float
+    ) -> OpenedLink | None:
         with self._write("opening a connect link") as conn:
-            return pending.open_link(conn, self._ring, link, now=now)
+            return pending.open_link(conn, self._ring, link, browser_secret=browser_secret, now=now)
 
     # -- outbox -----------------------------------------------------------------------------------
     def claim_events(self, *, limit: int, now: float, lease_seconds: float) -> list[OutboxEvent]:

@@ -2,7 +2,8 @@
 
 Failures render a page (never JSON: a person is looking) with the right status and a reference
 that is also logged. Nothing is stored on any failure: the manager only stores after a
-successful code exchange.
+successful code exchange. Opening a link binds the connect to the browser with a cookie
+(``browser_binding``); the callback requires it and clears it whatever the outcome.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from cdconnect.errors import CDConnectError
 from cdconnect.manager import ConnectResult
+from cdconnect.web.browser_binding import BindingCookie
 from cdconnect.web.context import ServiceContext, context_of
 from cdconnect.web.middleware import request_id_of
 from cdconnect.web.pages import Failure, callback_failure, link_failure
@@ -47,25 +49,40 @@ def _failed(
     return context.pages.failure(failure, request_id, str(exc))
 
 
+def binding_cookie(context: ServiceContext) -> BindingCookie:
+    return BindingCookie.for_service(context.public_url, context.settings.redirect_uri)
+
+
 def open_link(request: Request, link: str) -> Response:
-    """Spend the single-use link and send the browser to Central Dispatch's sign-in."""
+    """Spend the single-use link, bind it to this browser, send it to Central Dispatch's sign-in."""
     context = context_of(request)
     if request.method == "HEAD":
         # Link scanners and unfurlers probe with HEAD: answering must not spend the link.
         return Response(status_code=200, media_type="text/html")
     try:
-        authorize_url = context.manager.open_connect_session(link)
+        opened = context.manager.open_connect_session(link)
     except CDConnectError as exc:
+        # No cookie is touched: a second click on a spent link must not break the first one.
         return _failed(request, context, link_failure(exc), exc)
-    return RedirectResponse(authorize_url, status_code=302)
+    response = RedirectResponse(opened.authorize_url, status_code=302)
+    binding_cookie(context).set(response, opened.browser_secret, expires_in=opened.expires_in)
+    return response
 
 
 def callback(request: Request) -> Response:
-    """Check the answer, exchange the code, store the connection, send the browser on."""
+    """Check the answer and the browser, exchange the code, store, send the browser on."""
     context = context_of(request)
+    cookie = binding_cookie(context)
+    response = _finish(request, context, cookie.read(request))
+    # A sign-in comes back here once: whatever the outcome, the cookie has done its job.
+    cookie.clear(response)
+    return response
+
+
+def _finish(request: Request, context: ServiceContext, browser_secret: str | None) -> Response:
     query = request.url.query
     try:
-        result = context.manager.complete_connect(query)
+        result = context.manager.complete_connect(query, browser_secret=browser_secret)
     except CDConnectError as exc:
         redirect_error = any(name == "error" for name, _ in parse_qsl(query))
         return _failed(request, context, callback_failure(exc, redirect_error=redirect_error), exc)

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cdconnect.errors import (
     AccessDenied,
+    BrowserMismatch,
     CallbackError,
     CDConnectError,
     ConfigurationError,
@@ -44,6 +45,7 @@ _STATUS: tuple[tuple[type[CDConnectError], int], ...] = (
     (ConnectionDisconnected, 409),
     (RefreshUnavailable, 503),
     (AccessDenied, 403),
+    (BrowserMismatch, 403),
     (CallbackError, 400),
     (InvalidClient, 502),
     (UnauthorizedClient, 502),

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from cdconnect.errors import (
     AccessDenied,
+    BrowserMismatch,
     CDConnectError,
     InvalidClient,
     IssuerMismatch,
@@ -65,6 +66,8 @@ def callback_failure(exc: CDConnectError, *, redirect_error: bool) -> Failure:
             _START_AGAIN,
             exc.code,
         )
+    if isinstance(exc, BrowserMismatch):
+        return browser_mismatch_failure(exc)
     if isinstance(exc, IssuerMismatch):
         return Failure(
             400,
@@ -100,6 +103,20 @@ def callback_failure(exc: CDConnectError, *, redirect_error: bool) -> Failure:
             exc.code,
         )
     return exchange_failure(exc)
+
+
+def browser_mismatch_failure(exc: BrowserMismatch) -> Failure:
+    """403, not 400: the answer is well formed, but this browser may not finish this connect."""
+    return Failure(
+        403,
+        "This sign-in was started in another browser",
+        "For your protection, a connect must be finished in the browser that opened its connect "
+        "link. This sign-in came back to a different browser (or one that blocks or cleared "
+        "cookies), so nothing was connected.",
+        "Go back to the application you came from and start connecting again, in this browser. "
+        "If someone sent you a sign-in link, do not use it: ask for your own.",
+        exc.code,
+    )
 
 
 def exchange_failure(exc: CDConnectError) -> Failure:
