@@ -6,6 +6,12 @@ SHA-256 pins of exactly those servers' public keys (read over connections verifi
 test CAs). Certificate checking stays on for everything else — this is not
 ``ignore_https_errors``.
 
+The service is reached by the browser under its own host name (``SERVICE_HOST``, mapped to
+127.0.0.1 by Chromium's ``--host-resolver-rules``), while the sandbox and the vendor app stay on
+127.0.0.1: coming back from the sandbox to the callback is then a cross-site navigation, as it
+is from Central Dispatch, so the tests show the browser-binding cookie (``SameSite=Lax``)
+survives it. Cookies ignore ports, so with everything on 127.0.0.1 they would prove nothing.
+
 The tests skip, with the reason shown, when Chromium is not installed, unless
 ``CDCONNECT_REQUIRE_BROWSER=1`` (CI), which turns the skip into a failure.
 """
@@ -31,6 +37,8 @@ from tests.web.browser.vendor import vendor_app
 from tests.web.conftest import ADMIN_KEY, web_settings_for
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: The service's host name as the browser knows it (resolved to 127.0.0.1 by Chromium only).
+SERVICE_HOST = "cdconnect-service.test"
 REQUIRE_BROWSER_ENV = "CDCONNECT_REQUIRE_BROWSER"
 #: Where to also keep screenshots for a human to look at (never committed).
 SCREENSHOT_DIR_ENV = "CDCONNECT_SCREENSHOT_DIR"
@@ -67,6 +75,11 @@ class Stack:
     manager: ConnectionManager
     service_ca: Path
 
+    @property
+    def public_url(self) -> str:
+        """The service's origin as browsers see it (test code talks to ``service.url``)."""
+        return f"https://{SERVICE_HOST}:{self.service.port}"
+
 
 @pytest.fixture(scope="session")
 def chromium_executable() -> Path:
@@ -83,7 +96,7 @@ def service_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
     ca = trustme.CA(organization_name="cdconnect service tests")
     ca_file = tmp_path_factory.mktemp("service-ca") / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    return TestCA(ca_file, ca.issue_cert("127.0.0.1"))
+    return TestCA(ca_file, ca.issue_cert("127.0.0.1", SERVICE_HOST))
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +110,11 @@ def browser(
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=str(chromium_executable),
-            args=[*LAUNCH_ARGS, f"--ignore-certificate-errors-spki-list={pins}"],
+            args=[
+                *LAUNCH_ARGS,
+                f"--ignore-certificate-errors-spki-list={pins}",
+                f"--host-resolver-rules=MAP {SERVICE_HOST} 127.0.0.1",
+            ],
         )
         yield launched
         launched.close()
@@ -114,7 +131,7 @@ def page(browser: Browser) -> Iterator[Page]:
 @pytest.fixture
 def stack(sandbox: SandboxServer, service_ca: TestCA, tmp_path: Path) -> Iterator[Stack]:
     service, vendor = ThreadedServer(service_ca.leaf), ThreadedServer(service_ca.leaf)
-    callback = f"{service.url}/callback"
+    callback = f"https://{SERVICE_HOST}:{service.port}/callback"
     sandbox.control.add_redirect_uri(callback)
     settings = web_settings_for(
         sandbox, tmp_path, redirect_uri=callback, allowed_return_urls=f"{vendor.url}/"
