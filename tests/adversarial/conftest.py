@@ -3,8 +3,12 @@
 - ``service``: a :class:`Service` bundle: settings against the ``sandbox`` fixture (callback
   ``https://testserver/callback``, admin keys ``ADMIN_KEYS``, return URLs allowed under
   ``VENDOR``), a manager on a fresh SQLite vault with an adjustable clock, the app in a
-  ``TestClient`` (lifespan running, redirects not followed, base URL ``https://testserver``) and
-  a ``ServiceDriver`` that plays the customer's browser through the real connect flow.
+  ``TestClient`` (lifespan running, redirects not followed, base URL ``https://testserver``), a
+  ``ServiceDriver`` that plays the customer's browser through the real connect flow, and ``api``:
+  a plain ``httpx.Client`` of the same app for requests whose path must reach it exactly as a
+  server would decode it (Starlette's TestClient percent-decodes paths twice).
+- ``cd_http`` (session): the manager's HTTP client for Central Dispatch, built once by
+  ``build_http_client``: building its TLS context costs tens of milliseconds per manager.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cdconnect.manager import open_manager
+from cdconnect.manager import ConnectionManager, open_store
+from cdconnect.oauth import build_http_client
 from cdconnect.sandbox import SandboxServer
+from cdconnect.sandbox.inprocess import in_process_client
 from cdconnect.settings import Settings
 from cdconnect.testing import OffsetClock, sandbox_settings
 from cdconnect.web import create_app
@@ -36,14 +43,24 @@ def service_settings(sandbox: SandboxServer, tmp_path: Path, **overrides: Any) -
     return sandbox_settings(sandbox, data_dir=tmp_path / "data", **values)
 
 
+@pytest.fixture(scope="session")
+def cd_http(
+    sandbox_server: SandboxServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[httpx.Client]:
+    settings = service_settings(sandbox_server, tmp_path_factory.mktemp("cd-http"))
+    with build_http_client(settings) as http:
+        yield http
+
+
 @pytest.fixture
-def service(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Service]:
+def service(sandbox: SandboxServer, tmp_path: Path, cd_http: httpx.Client) -> Iterator[Service]:
     settings = service_settings(sandbox, tmp_path)
     clock = OffsetClock()
-    with (
-        open_manager(settings, clock=clock) as manager,
-        TestClient(
-            create_app(settings, manager), base_url="https://testserver", follow_redirects=False
-        ) as client,
-    ):
-        yield Service(sandbox, settings, manager, client, clock, ServiceDriver(client, sandbox))
+    with ConnectionManager(settings, open_store(settings), http=cd_http, clock=clock) as manager:
+        app = create_app(settings, manager)
+        with (
+            TestClient(app, base_url="https://testserver", follow_redirects=False) as client,
+            in_process_client(app, "https://testserver") as api,
+        ):
+            driver = ServiceDriver(client, sandbox)
+            yield Service(sandbox, settings, manager, client, api, clock, driver)

@@ -37,6 +37,8 @@ class Service:
     settings: Settings
     manager: ConnectionManager
     client: TestClient
+    #: The same app behind a client that percent-decodes paths once, like a real server.
+    api: httpx.Client
     clock: OffsetClock
     driver: ServiceDriver
 
