@@ -8,6 +8,7 @@ normalisation, whitespace or wildcards), or it is refused with 422 ``invalid_inp
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import quote
 
 import pytest
@@ -128,7 +129,7 @@ def test_the_library_stores_odd_ids_and_returns_them_exactly(
 def test_the_library_refuses_invalid_ids_with_its_typed_error(
     service: Service, external_id: str
 ) -> None:
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: service.manager.begin_connect(external_id),
         lambda: service.manager.get_connection(external_id),
         lambda: service.manager.access_token(external_id),
