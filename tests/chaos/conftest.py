@@ -1,9 +1,9 @@
 """Fixtures of the chaos suite: a pool of warm worker processes and a trial environment.
 
 ``chaos_env`` is a ``TrialEnv`` on the ``database_url`` backend (SQLite and PostgreSQL) with
-short timeouts, so leases of killed workers expire within seconds. ``chaos_rng`` is seeded from
-``CDCONNECT_CHAOS_SEED`` when set (to replay a failure's plans), else at random; failures print
-the seed of every failing trial.
+short timeouts, so leases of killed workers expire within seconds. ``chaos_seed`` comes from
+``CDCONNECT_CHAOS_SEED`` when set (to replay a failure's plans), else at random; a failure
+prints it.
 """
 
 from __future__ import annotations
@@ -44,9 +44,8 @@ def chaos_pool() -> Iterator[WarmPool]:
 
 
 @pytest.fixture
-def chaos_rng() -> random.Random:
-    seed = int(os.environ.get(SEED_ENV) or random.randrange(2**32))
-    return random.Random(seed)
+def chaos_seed() -> int:
+    return int(os.environ.get(SEED_ENV) or random.randrange(2**32))
 
 
 @pytest.fixture
