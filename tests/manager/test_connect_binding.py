@@ -10,14 +10,18 @@ import logging
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from cdconnect.errors import BrowserMismatch, ConnectionNotFound, StateMismatch
 from cdconnect.manager import ConnectionManager, OpenedConnect
+from cdconnect.manager.connect import check_browser
 from cdconnect.models import ConnectionStatus
 from cdconnect.sandbox import SandboxServer, login
 from cdconnect.settings import Settings
-from cdconnect.vault.api import secret_hash
+from cdconnect.vault.api import PendingAuthorization, secret_hash
 from cdconnect.vault.schema import pending_authorizations
 from tests.manager.conftest import BROKER, CARRIER
 from tests.vault.helpers import raw_connection
@@ -142,3 +146,36 @@ def test_a_refusal_is_logged_with_the_external_id_and_never_a_secret(
     for secret in (opened.browser_secret.get_secret_value(), wrong, callback.split("?", 1)[1]):
         assert secret not in logged
         assert secret not in str(refused.value)
+
+
+def pending_bound_to(secret: str | None) -> PendingAuthorization:
+    return PendingAuthorization(
+        id="p1",
+        external_id="acme",
+        redirect_uri="https://vendor.example/callback",
+        scope=(),
+        issuer="https://id.centraldispatch.com",
+        code_verifier=None,
+        return_url=None,
+        created_at=0.0,
+        expires_at=600.0,
+        browser_binding_hash=None if secret is None else secret_hash(SecretStr(secret)),
+    )
+
+
+#: Any str, lone surrogates included: a library caller may pass anything.
+ANY_TEXT = st.text(st.characters(exclude_categories=()))
+
+
+@given(bound=st.text(min_size=1), presented=st.one_of(st.none(), ANY_TEXT))
+def test_only_the_bound_secret_passes_the_browser_check(bound: str, presented: str | None) -> None:
+    pending = pending_bound_to(bound)
+    check_browser(pending, bound)
+    if presented != bound:
+        with pytest.raises(BrowserMismatch):
+            check_browser(pending, presented)
+
+
+@given(presented=st.one_of(st.none(), ANY_TEXT))
+def test_an_unbound_authorization_accepts_any_browser(presented: str | None) -> None:
+    check_browser(pending_bound_to(None), presented)

@@ -22,7 +22,8 @@ from cdconnect.models import Connection, ConnectionStatus, EventType, fingerprin
 
 def secret_hash(value: SecretStr) -> str:
     """SHA-256 (hex): what the store keeps of a state, a link id or a browser secret."""
-    return hashlib.sha256(value.get_secret_value().encode()).hexdigest()
+    # surrogatepass: any str hashes (a lone surrogate from a caller must not crash a compare).
+    return hashlib.sha256(value.get_secret_value().encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
