@@ -6,6 +6,7 @@ client of the same app, with its own (empty) cookie jar.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from http.cookies import Morsel, SimpleCookie
 from pathlib import Path
@@ -157,3 +158,19 @@ def test_on_plain_http_loopback_the_cookie_has_no_prefix_and_no_secure_flag(
         assert response.status_code == 200, response.text
         assert_cleared(response, "cdconnect_connect")
         assert manager.get_connection("acme").status is ConnectionStatus.ACTIVE
+
+
+def test_the_browser_secret_is_never_logged(
+    driver: ServiceDriver, other_browser: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        callback = driver.callback_url("acme")
+        secret = driver.client.cookies[COOKIE]
+        other_browser.cookies.set(COOKIE, "forged-" + secret, domain="testserver")
+        refused = other_browser.get(path_of(callback))
+    assert refused.status_code == 403
+    ours = [record for record in caplog.records if record.name.startswith("cdconnect")]
+    logged = "\n".join(f"{record.getMessage()} {vars(record)}" for record in ours)
+    assert "browser_mismatch" in logged
+    assert secret not in logged
+    assert secret not in refused.text
