@@ -34,21 +34,38 @@ def check_return_url(url: str, allowed: Sequence[str]) -> str:
 
     An entry without a path (``https://app.example.com``) allows that exact origin; an entry with
     a path allows URLs under that path (``https://app.example.com/cd/`` allows
-    ``/cd/done`` but not ``/cdx``). Userinfo, backslashes and control characters are refused
-    because browsers and parsers disagree about them (classic open-redirect tricks).
+    ``/cd/done`` but not ``/cdx``). Refused because browsers and parsers disagree about them
+    (classic open-redirect tricks): userinfo, backslashes, whitespace and control characters,
+    anything non-ASCII (international host names must be given in punycode), and dot segments
+    (``/cd/../admin``, also percent-encoded), which a browser resolves out of the allowed path.
     """
-    if len(url) > MAX_RETURN_URL or any(ch in url for ch in "\\\r\n\t\x00") or " " in url:
+    if len(url) > MAX_RETURN_URL or not url.isascii() or any(_unsafe(ch) for ch in url):
         raise ReturnUrlNotAllowed("return URL is malformed")
-    parts = urlsplit(url)
-    secure = parts.scheme == "https" or (
-        parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
-    )
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise ReturnUrlNotAllowed("return URL is malformed") from None
+    secure = parts.scheme == "https" or (parts.scheme == "http" and host in LOOPBACK_HOSTS)
     if not secure or not parts.netloc or parts.username is not None or parts.password is not None:
         raise ReturnUrlNotAllowed("return URL must be an absolute https:// URL without credentials")
+    if _has_dot_segment(parts.path):
+        raise ReturnUrlNotAllowed("return URL must not contain . or .. path segments")
     for entry in allowed:
         if _matches(parts.scheme, parts.netloc.lower(), parts.path or "/", entry):
             return url
     raise ReturnUrlNotAllowed("return URL is not on the allow-list (CDCONNECT_ALLOWED_RETURN_URLS)")
+
+
+def _unsafe(ch: str) -> bool:
+    """Backslash, space, and every control character (tab, CR, LF, NUL, DEL, ...)."""
+    return ch == "\\" or ch <= " " or ch == "\x7f"
+
+
+def _has_dot_segment(path: str) -> bool:
+    decoded = path.replace("%2e", ".").replace("%2E", ".")
+    return any(segment in (".", "..") for segment in decoded.split("/"))
 
 
 def _matches(scheme: str, netloc: str, path: str, entry: str) -> bool:

@@ -67,7 +67,10 @@ def _error(status: int, code: str, message: str, challenge: str) -> HTTPExceptio
 
 def check_admin(request: Request, keys: AdminKeys) -> None:
     """Raise the 401/403 answer unless the request carries a valid admin key."""
-    key = presented_key(request.headers.get("authorization"))
+    headers = request.headers.getlist("authorization")
+    # Several Authorization headers are ambiguous (proxies and frameworks disagree about which
+    # one counts): refuse them as malformed rather than pick one.
+    key = presented_key(headers[0]) if len(headers) == 1 else None
     if key is None:
         raise _error(
             401,
