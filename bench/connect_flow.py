@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -98,6 +99,9 @@ def in_process_stack(target: Target) -> Iterator[Stack]:
     sandbox = in_process_client(sandbox_app, base_url=SANDBOX_URL)
     manager = ConnectionManager(settings, open_store(settings), http=sandbox)
     service = in_process_client(create_app(settings, manager), base_url=SERVICE_URL)
+    # The client stands in for many browsers at once: it keeps no cookies of its own, each
+    # connect carries its binding cookie explicitly (see Prepared).
+    service.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     try:
         yield Stack(manager, sandbox, service)
     finally:
@@ -106,7 +110,15 @@ def in_process_stack(target: Target) -> Iterator[Stack]:
         sandbox.close()
 
 
-def prepare_callback(stack: Stack, external_id: str) -> str:
+@dataclass(frozen=True)
+class Prepared:
+    """A callback ready to be finished, with the browser-binding cookie of its own "browser"."""
+
+    callback: str
+    cookie: str
+
+
+def prepare_callback(stack: Stack, external_id: str) -> Prepared:
     """Connect session → link → the sandbox's login page → the redirect back (not followed)."""
     session = stack.service.post(
         "/api/connect-sessions", json={"external_id": external_id}, headers=ADMIN
@@ -114,11 +126,14 @@ def prepare_callback(stack: Stack, external_id: str) -> str:
     session.raise_for_status()
     opened = stack.service.get(stack.path(session.json()["connect_url"]))
     assert opened.status_code == 302, opened.text
-    return login(stack.sandbox, opened.headers["location"], BROKER_EMAIL, TEST_PASSWORD)
+    # Each connect is its own browser: keep its binding cookie apart from the shared client.
+    cookie = opened.headers["set-cookie"].split(";", 1)[0]
+    callback = login(stack.sandbox, opened.headers["location"], BROKER_EMAIL, TEST_PASSWORD)
+    return Prepared(callback, cookie)
 
 
-def finish_callback(stack: Stack, callback: str) -> None:
-    response = stack.service.get(stack.path(callback))
+def finish_callback(stack: Stack, prepared: Prepared) -> None:
+    response = stack.service.get(stack.path(prepared.callback), headers={"Cookie": prepared.cookie})
     assert response.status_code == 200, response.text
 
 
