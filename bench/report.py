@@ -95,6 +95,45 @@ def _refresh_storm(data: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _chaos(data: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for backend in ("sqlite", "postgres"):
+        kinds = data.get(backend)
+        if not isinstance(kinds, dict):
+            continue
+        trials = sum(k["trials"] for k in kinds.values())
+        kills = sum(k["kills"] for k in kinds.values())
+        usable = sum(k["usable"] for k in kinds.values())
+        connections = sum(k["connections"] for k in kinds.values())
+        violations = sum(k["violations"] for k in kinds.values())
+        lost = sum(sum(k["reauth_required"].values()) for k in kinds.values())
+        rows.append(
+            (
+                f"chaos, {backend}: {trials} trials, {kills} kill -9, faults "
+                f"{', '.join(sorted(kinds))}",
+                "0 invariant violations",
+                f"{violations} violations; {usable}/{connections} connections usable, "
+                f"{lost} reauth_required (each a rotation CD committed whose answer was lost)",
+            )
+        )
+    return rows
+
+
+def _compare(data: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for run in data.get("runs", []):
+        rows.append(
+            (
+                f"compare_storm, {run['workers']} worker processes, {run['library']}",
+                "1 refresh, 0 invalid_grant" if run["library"] == "cdconnect" else "—",
+                f"{run['refresh_calls']} refresh calls, {run['invalid_grant']} invalid_grant, "
+                f"{run['resource_ok']}/{run['workers']} API calls ok, usable after: "
+                f"{run['usable_after']}",
+            )
+        )
+    return rows
+
+
 def _generic(name: str) -> Callable[[dict[str, Any]], list[Row]]:
     def render(data: dict[str, Any]) -> list[Row]:
         summary = data.get("summary")
@@ -110,8 +149,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "refresh_storm": _refresh_storm,
     "connect_flow": _generic("connect_flow"),
     "keepalive": _generic("keepalive"),
-    "compare_storm": _generic("compare_storm"),
-    "chaos": _generic("chaos"),
+    "compare_storm": _compare,
+    "chaos": _chaos,
 }
 
 
