@@ -6,7 +6,8 @@
   ``TestClient`` (lifespan running, redirects not followed, base URL ``https://testserver``), a
   ``ServiceDriver`` that plays the customer's browser through the real connect flow, and ``api``:
   a plain ``httpx.Client`` of the same app for requests whose path must reach it exactly as a
-  server would decode it (Starlette's TestClient percent-decodes paths twice).
+  server would decode it (Starlette's TestClient percent-decodes paths twice). After every test
+  the fixture checks that ``/healthz`` and ``/readyz`` still answer 200.
 - ``cd_http`` (session): the manager's HTTP client for Central Dispatch, built once by
   ``build_http_client``: building its TLS context costs tens of milliseconds per manager.
 """
@@ -62,5 +63,9 @@ def service(sandbox: SandboxServer, tmp_path: Path, cd_http: httpx.Client) -> It
             TestClient(app, base_url="https://testserver", follow_redirects=False) as client,
             in_process_client(app, "https://testserver") as api,
         ):
-            driver = ServiceDriver(client, sandbox)
-            yield Service(sandbox, settings, manager, client, api, clock, driver)
+            service = Service(
+                sandbox, settings, manager, client, api, clock, ServiceDriver(client, sandbox)
+            )
+            yield service
+            # Whatever a test threw at it, the service must still be alive and ready.
+            service.assert_healthy()

@@ -74,6 +74,7 @@ MALFORMED = {
 
 #: Accepted spellings (RFC 7235: case-insensitive scheme, 1*SP, OWS around the value).
 ACCEPTED = {
+    "lower-case-scheme": f"bearer {ADMIN_KEY}",
     "mixed-case-scheme": f"BeArEr {ADMIN_KEY}",
     "two-spaces": f"Bearer  {ADMIN_KEY}",
     "surrounding-spaces": f"  Bearer {ADMIN_KEY}  ",
