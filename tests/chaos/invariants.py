@@ -88,12 +88,18 @@ def _losses_explained(facts: TrialFacts) -> list[str]:
         ]
     # A hang also shows up as a client read timeout: only the excess explains an answered one.
     timeouts = max(0, facts.read_timeouts - facts.sandbox.hung)
-    if unstored > facts.kills + timeouts:
+    if unstored > facts.kills * _in_flight_per_worker(facts) + timeouts:
         return [
             f"{unstored} rotations were answered but never stored, with only {facts.kills} "
             f"kills and {timeouts} read timeouts to explain them"
         ]
     return []
+
+
+def _in_flight_per_worker(facts: TrialFacts) -> int:
+    """The most refresh requests one worker can have in flight: one per thread, and (its
+    single flight per connection) one per connection."""
+    return min(facts.plan.threads, facts.plan.connections)
 
 
 def _no_races(facts: TrialFacts) -> list[str]:
@@ -108,9 +114,9 @@ def _no_races(facts: TrialFacts) -> list[str]:
         )
     if reuse < lost:
         problems.append(f"{lost} connections reported lost but only {reuse} replays detected it")
-    # Each loss is found by one replay; a second one is only possible when the first finder
-    # was killed before it could record the loss.
-    if reuse > lost + facts.kills:
+    # Each loss is found by one replay; another one is only possible when the finder was
+    # killed before it could record the loss (a worker finds for each thread at most).
+    if reuse > lost + facts.kills * _in_flight_per_worker(facts):
         problems.append(
             f"{reuse} consumed refresh tokens presented for {lost} lost connections and "
             f"{facts.kills} kills: our own workers raced each other"

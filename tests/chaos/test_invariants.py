@@ -80,6 +80,17 @@ def test_a_rotation_killed_in_flight_passes_when_a_kill_explains_it() -> None:
     assert violations(facts) == []
 
 
+def test_one_kill_explains_one_lost_answer_per_thread_and_connection() -> None:
+    # Two threads of the killed worker were each refreshing another connection.
+    plan = dataclasses.replace(PLAN, connections=2, threads=2)
+    facts = trial(
+        lost(), lost(), plan=plan, sandbox=SandboxFacts(ok=2, invalid_grant=2, reuse=2), kills=1
+    )
+    assert violations(facts) == []
+    single_threaded = dataclasses.replace(facts, plan=dataclasses.replace(plan, threads=1))
+    assert any("answered but never stored" in v for v in violations(single_threaded))
+
+
 def test_a_rotation_lost_to_a_client_timeout_passes() -> None:
     facts = trial(lost(), sandbox=SandboxFacts(ok=1, invalid_grant=1, reuse=1), read_timeouts=1)
     assert violations(facts) == []
