@@ -16,6 +16,7 @@ from cdconnect.errors import (
     ConnectionNotFound,
     InvalidClient,
     InvalidGrant,
+    InvalidInput,
     IssuerMismatch,
     ReauthorizationRequired,
     RefreshUnavailable,
@@ -377,3 +378,12 @@ def test_readiness_reports_a_key_ring_that_cannot_decrypt_the_data(
     )
     with open_manager(wrong_keys) as other:
         assert other.check_ready() == {"database": "ok", "key_ring": "decryption_error"}
+
+
+@pytest.mark.parametrize("scope", [(), ("market place",), ('quote"d',), ("café",)])
+def test_an_invalid_requested_scope_is_refused_as_input(
+    manager: ConnectionManager, scope: tuple[str, ...]
+) -> None:
+    with pytest.raises(InvalidInput):
+        manager.begin_connect("acme", scope=scope)
+    assert manager.begin_connect("acme", scope=("marketplace", "offline_access"))

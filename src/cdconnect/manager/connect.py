@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from cdconnect.errors import BrowserMismatch, StateMismatch
-from cdconnect.manager.inputs import check_external_id, check_return_url, parse_allow_list
+from cdconnect.manager.inputs import (
+    check_external_id,
+    check_return_url,
+    check_scope,
+    parse_allow_list,
+)
 from cdconnect.models import Clock, Connection, ConnectionStatus, TokenResponse
 from cdconnect.oauth import (
     ClientCredentials,
@@ -144,6 +149,7 @@ class ConnectFlow:
         self, external_id: str, *, return_url: str | None, scope: tuple[str, ...] | None
     ) -> tuple[ConnectStart, str]:
         check_external_id(external_id)
+        scope = check_scope(scope)
         if return_url is not None:
             check_return_url(return_url, self._allowed_return_urls)
         settings = self._settings

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from cdconnect.errors import InvalidInput, ReturnUrlNotAllowed
+from cdconnect.oauth.scopes import invalid_scope_tokens
 
 MAX_EXTERNAL_ID = 255
 MAX_RETURN_URL = 2048
@@ -22,6 +23,18 @@ def check_external_id(external_id: str) -> str:
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in external_id):
         raise InvalidInput("external_id contains control or invisible formatting characters")
     return external_id
+
+
+def check_scope(scope: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """A scope a caller asked for (None: the configured one): RFC 6749 scope tokens only."""
+    if scope is None:
+        return None
+    if isinstance(scope, str) or not scope:
+        raise InvalidInput("scope must be a non-empty sequence of scope names")
+    bad = invalid_scope_tokens([item if isinstance(item, str) else "" for item in scope])
+    if bad:
+        raise InvalidInput(f"scope contains invalid scope names: {bad!r}")
+    return tuple(scope)
 
 
 def parse_allow_list(raw: str) -> tuple[str, ...]:
