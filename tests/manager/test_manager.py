@@ -387,3 +387,11 @@ def test_an_invalid_requested_scope_is_refused_as_input(
     with pytest.raises(InvalidInput):
         manager.begin_connect("acme", scope=scope)
     assert manager.begin_connect("acme", scope=("marketplace", "offline_access"))
+
+
+def test_encryption_key_id_names_the_first_key_of_the_ring(
+    manager: ConnectionManager, settings: Settings
+) -> None:
+    assert settings.encryption_keys is not None
+    ring = KeyRing.parse(settings.encryption_keys.get_secret_value())
+    assert manager.encryption_key_id == ring.primary_kid

@@ -419,6 +419,11 @@ class ConnectionManager:
         return await self._client_tokens.aget()
 
     # -- keys -------------------------------------------------------------------------------------
+    @property
+    def encryption_key_id(self) -> str:
+        """The key id new tokens are encrypted under (the first key of the ring)."""
+        return self.store.primary_key_id
+
     def reencrypt_all(
         self, *, batch: int = 200, on_progress: Callable[[int], None] | None = None
     ) -> int:

@@ -279,6 +279,11 @@ class ConnectionStore(Protocol):
 
     def count_by_status(self) -> Mapping[ConnectionStatus, int]: ...
 
+    @property
+    def primary_key_id(self) -> str:
+        """The id of the key new ciphertexts are sealed with."""
+        ...
+
     def reencrypt_batch(self, *, after_id: str | None, limit: int) -> tuple[int, str | None]:
         """Re-encrypt up to ``limit`` connections (ordered by id) under the current key.
 

@@ -69,6 +69,11 @@ class SqlStore:
     def keyring(self) -> KeyRing:
         return self._ring
 
+    @property
+    def primary_key_id(self) -> str:
+        """The id of the key new ciphertexts are sealed with."""
+        return self._ring.primary_kid
+
     def upgrade_schema(self) -> SchemaStatus:
         """Apply pending migrations (what ``open`` does by default)."""
         return upgrade(self._db)

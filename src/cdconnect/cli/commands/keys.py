@@ -63,11 +63,8 @@ def rotate(
     Resumable: each batch commits on its own and rows already under the newest key are skipped,
     so an interrupted run can simply be started again.
     """
-    from cdconnect.vault import SqlStore
-
     with cli_manager(cli_state(ctx)) as manager:
-        store = manager.store
-        primary = store.keyring.primary_kid if isinstance(store, SqlStore) else None
+        primary = manager.encryption_key_id
         columns = (SpinnerColumn(), TextColumn("re-encrypted {task.completed} connections"))
         console = stderr_console()
         with Progress(
@@ -80,7 +77,5 @@ def rotate(
     if as_json:
         write_json({"reencrypted": rewritten, "primary_key_id": primary})
         return
-    write_line(
-        f"re-encrypted {rewritten} connections" + (f" under key {primary}" if primary else "")
-    )
+    write_line(f"re-encrypted {rewritten} connections under key {primary}")
     note("Every stored token now uses the first key; older keys can be removed from the ring.")
