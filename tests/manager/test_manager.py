@@ -395,3 +395,20 @@ def test_encryption_key_id_names_the_first_key_of_the_ring(
     assert settings.encryption_keys is not None
     ring = KeyRing.parse(settings.encryption_keys.get_secret_value())
     assert manager.encryption_key_id == ring.primary_kid
+
+
+def test_async_resolution_and_close_release_the_event_loops_client(
+    settings: Settings, sandbox: SandboxServer, clock: OffsetClock
+) -> None:
+    async def scenario() -> tuple[int, int]:
+        manager = open_manager(settings, clock=clock)
+        connect(manager, sandbox, "acme")
+        clock.advance(HOUR)
+        first = await manager.aaccess_token("acme")
+        forced = await manager.arefresh("acme", force=True)
+        await manager.aclose()
+        return first.generation or 0, forced.generation or 0
+
+    first, forced = asyncio.run(scenario())
+    assert (first, forced) == (2, 3)
+    assert refreshes(sandbox)["ok"] == 2
