@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from cdconnect.errors import (
     CDConnectError,
@@ -76,17 +75,8 @@ def test_waiter_adopts_another_workers_rotation_without_sending() -> None:
     world = World(make_row(lease_owner="other", lease_until=NOW + 30))
 
     def other_worker_rotates(w: World) -> None:
-        assert w.row is not None
         if w.reads == 3:
-            w.row = dataclasses.replace(
-                w.row,
-                generation=2,
-                access_token=SecretStr("access-2"),
-                access_expires_at=w.now + 3600,
-                refresh_token=SecretStr("refresh-2"),
-                lease_owner=None,
-                lease_until=None,
-            )
+            w.rotated_elsewhere("2")
 
     world.on_read = other_worker_rotates
     result = world.run(flow_for(world))
@@ -106,19 +96,7 @@ def test_expired_lease_of_a_dead_worker_is_taken_over() -> None:
 def test_invalid_grant_after_someone_else_rotated_is_a_lost_race_and_adopted() -> None:
     world = World(make_row(), [InvalidGrant(description="used")])
 
-    def racer_rotates_meanwhile(w: World) -> None:
-        assert w.row is not None
-        w.row = dataclasses.replace(
-            w.row,
-            generation=2,
-            access_token=SecretStr("access-2"),
-            access_expires_at=w.now + 3600,
-            refresh_token=SecretStr("refresh-2"),
-            lease_owner=None,
-            lease_until=None,
-        )
-
-    world.on_send = racer_rotates_meanwhile
+    world.on_send = lambda w: w.rotated_elsewhere("2")
     result = world.run(flow_for(world))
     assert result.outcome is Outcome.ADOPTED
     assert result.token.access_token.get_secret_value() == "access-2"
@@ -148,6 +126,19 @@ def test_lost_response_retry_that_succeeds_is_a_normal_rotation() -> None:
     world = World(make_row(), [ResponseLost("timeout"), token_response(2)])
     assert world.run(flow_for(world)).outcome is Outcome.ROTATED
     assert world.sends() == 2
+
+
+def test_a_lost_response_is_not_resent_after_another_worker_took_over() -> None:
+    # Our call outlived the lease; another worker took it and rotated. Resending our (now
+    # consumed) token would only earn an invalid_grant, or on a revoke-on-reuse server kill the
+    # grant: follow the newer rotation instead.
+    world = World(make_row(), [ResponseLost("timeout")])
+    world.on_send = lambda w: w.rotated_elsewhere("2")
+    result = world.run(flow_for(world))
+    assert result.outcome is Outcome.ADOPTED
+    assert result.token.access_token.get_secret_value() == "access-2"
+    assert world.sends() == 1
+    assert world.marked() == []
 
 
 def test_two_lost_responses_never_loop_and_degrade_while_the_token_is_valid() -> None:
@@ -305,15 +296,8 @@ def test_any_sequence_of_server_answers_keeps_the_invariants(
     if racer_at_send:
 
         def racer(w: World) -> None:
-            assert w.row is not None
             if w.sends() == 1:
-                w.row = dataclasses.replace(
-                    w.row,
-                    generation=w.row.generation + 1,
-                    access_token=SecretStr("racer"),
-                    access_expires_at=w.now + 3600,
-                    refresh_token=SecretStr("refresh-racer"),
-                )
+                w.rotated_elsewhere("racer")
 
         world.on_send = racer
     try:

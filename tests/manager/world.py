@@ -189,6 +189,19 @@ class World:
             raise outcome
         return outcome
 
+    def rotated_elsewhere(self, label: str) -> None:
+        """Another worker stores a rotation: next generation, fresh tokens, lease cleared."""
+        assert self.row is not None
+        self.row = dataclasses.replace(
+            self.row,
+            generation=self.row.generation + 1,
+            access_token=SecretStr(f"access-{label}"),
+            access_expires_at=self.now + 3600,
+            refresh_token=SecretStr(f"refresh-{label}"),
+            lease_owner=None,
+            lease_until=None,
+        )
+
     def sends(self) -> int:
         return sum(isinstance(effect, SendRefresh) for effect in self.log)
 

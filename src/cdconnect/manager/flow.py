@@ -219,7 +219,14 @@ def _rotate_under_lease(
                     row.external_id,
                     exc.code,
                 )
-                yield RenewLease(row.id, clock() + policy.lease_seconds)
+                if not (yield RenewLease(row.id, clock() + policy.lease_seconds)):
+                    # Our call outlived the lease and another worker holds it (or already
+                    # rotated): resending a token that may be spent would only earn
+                    # invalid_grant, or kill the grant on a revoke-on-reuse server. Re-read.
+                    log.warning(
+                        "lease on %s lost during the refresh; not resending", row.external_id
+                    )
+                    return None
                 continue
             return (yield from _after_failure(row, exc, clock(), policy))
         tokens = new_tokens(response, row.scope)
